@@ -1,0 +1,33 @@
+"""Grokking: a 1-layer transformer memorises modular arithmetic on a fraction of the pairs, then generalises.
+Defaults are the setup of Nanda et al. 2023, "Progress measures for grokking via mechanistic interpretability"."""
+from tinygrad import Tensor
+from tinyarith import cli
+from tinyarith.data import OPS, modular_split
+from tinyarith.metrics import summary
+from tinyarith.train import train
+
+OP_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "div", "x2+y2": "sqsum"}  # for run directory names
+
+@cli.guarded
+def main():
+  parser = cli.ArgumentParser(description=__doc__)
+  g = parser.add_argument_group("data")
+  g.add_argument("--p", type=int, default=113, help="the modulus; tokens are 0..p-1 and '=' is p")
+  g.add_argument("--op", choices=list(OPS), default="+", help="a op b mod p (/ keeps b invertible mod p)")
+  g.add_argument("--train-frac", type=float, default=0.3, help="fraction of all pairs to train on; the rest is the test set")
+  cli.add_model_args(parser)
+  cli.add_train_args(parser)
+  parser.set_defaults(steps=25000, eval_every=100)
+  args = parser.parse_args()
+
+  x_train, y_train, x_test, y_test = modular_split(args.p, args.op, args.train_frac, args.seed)
+  cfg, model, opt = cli.build_model(args, vocab=args.p + 1, ctx_len=3, n_out=args.p)
+  out = args.out or f"runs/grokking-{OP_NAMES[args.op]}-p{args.p}-seed{args.seed}"
+  train_set, test_set = (Tensor(x_train), Tensor(y_train)), (Tensor(x_test), Tensor(y_test))
+  print(f"{len(x_train)} train / {len(x_test)} test pairs of a {args.op} b mod {args.p}; writing {out}/")
+  rows = train(model, opt, lambda: train_set, {"train": train_set, "test": test_set}, args.steps, args.eval_every, out,
+               {"experiment": "grokking", "args": vars(args), "model": cfg.to_dict(), **cli.run_info(args.seed)})
+  print(summary(rows))
+  print(f"wrote {out}/config.json, metrics.jsonl, model.safetensors, loss.png")
+
+if __name__ == "__main__": main()

@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+from tinygrad import Tensor, dtypes
+import tinyarith.loss
+from tinyarith.loss import cross_entropy, accuracy, IGNORE
+
+def numpy_mean_nll(logits, targets):
+  z = logits.astype(np.float64)
+  logp = z - z.max(-1, keepdims=True)
+  logp -= np.log(np.exp(logp).sum(-1, keepdims=True))
+  keep = targets != IGNORE
+  return -logp[keep, targets[keep]].mean()
+
+def test_masked_mean_counts_only_kept_rows():
+  rng = np.random.default_rng(0)
+  logits, targets = rng.normal(size=(6, 5)).astype(np.float32) * 3, np.array([0, 4, IGNORE, 1, IGNORE, 2])
+  assert cross_entropy(Tensor(logits), Tensor(targets)).item() == pytest.approx(numpy_mean_nll(logits, targets), rel=1e-6)
+
+def test_ignored_rows_do_not_move_the_loss():
+  rng = np.random.default_rng(1)
+  logits, targets = rng.normal(size=(2, 4, 7)).astype(np.float32), np.array([[IGNORE, 3, 1, IGNORE], [IGNORE, IGNORE, 6, 0]])
+  before = cross_entropy(Tensor(logits), Tensor(targets)).item()
+  logits[0, 0] += 100; logits[1, 1] -= 50
+  assert cross_entropy(Tensor(logits), Tensor(targets)).item() == pytest.approx(before, rel=1e-9)
+
+@pytest.mark.parametrize("float64", [True, False], ids=["float64", "float32"])
+def test_loss_of_a_near_perfect_prediction_is_right(float64, monkeypatch):
+  """Seed 001 computed log-softmax in float32: a loss of ~1e-11 rounds to 0 there. Ours must keep 3 significant figures."""
+  monkeypatch.setattr(tinyarith.loss, "has_float64", lambda device=None: float64)
+  for margin in (20.0, 30.0):
+    logits = np.zeros((1, 113), np.float32); logits[0, 7] = margin
+    exact = np.log1p(112 * np.exp(-margin))  # 2.3e-7 and 1.0e-11
+    loss = cross_entropy(Tensor(logits), Tensor([7]))
+    assert loss.dtype == (dtypes.float64 if float64 else dtypes.float32)
+    assert loss.item() == pytest.approx(exact, rel=1e-3)
+  naive = -Tensor(logits).log_softmax(-1)[0, 7].item()
+  assert naive == 0  # what the fix is for
+
+def test_gradient_of_the_loss_is_softmax_minus_onehot():
+  logits = Tensor([[2.0, -1.0, 0.5]])
+  cross_entropy(logits, Tensor([2])).backward()
+  p = np.exp([2.0, -1.0, 0.5]); p /= p.sum()
+  np.testing.assert_allclose(logits.grad.numpy()[0], p - [0, 0, 1], rtol=1e-5, atol=1e-7)
+
+def test_accuracy_counts_kept_positions():
+  logits = Tensor([[0.0, 1.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+  assert accuracy(logits, Tensor([1, 1, IGNORE, 0])).item() == pytest.approx(1 / 3)

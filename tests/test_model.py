@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+from tinygrad import Tensor, dtypes
+from tinyarith.model import Config, Transformer, rope
+from tinyarith.loss import cross_entropy
+
+TINY = dict(vocab=11, ctx_len=6, n_layers=2, d_model=16, n_heads=2, d_mlp=32)
+
+@pytest.mark.parametrize("layernorm,pos", [(False, "learned"), (True, "rope")])
+def test_logits_have_one_row_of_classes_per_position(layernorm, pos):
+  Tensor.manual_seed(0)
+  model = Transformer(Config(**TINY, layernorm=layernorm, pos=pos, n_out=7))
+  assert model(Tensor([[1, 2, 3, 4, 5], [0, 0, 0, 0, 0]])).shape == (2, 5, 7)
+
+@pytest.mark.parametrize("pos", ["learned", "rope"])
+def test_changing_a_later_token_never_changes_earlier_logits(pos):
+  Tensor.manual_seed(1)
+  model = Transformer(Config(**TINY, layernorm=True, pos=pos))
+  x = np.array([[3, 1, 4, 1, 5, 9]])
+  y = x.copy(); y[0, 3] = 7
+  a, b = model(Tensor(x)).numpy(), model(Tensor(y)).numpy()
+  np.testing.assert_allclose(a[:, :3], b[:, :3], rtol=1e-5, atol=1e-6)
+  assert np.abs(a[:, 3:] - b[:, 3:]).max() > 1e-4  # and the change does reach the later positions
+
+def test_rope_keeps_norms_and_rotates_by_position():
+  x = Tensor.ones(1, 1, 5, 8)  # the same vector at every position
+  r = rope(x).numpy()[0, 0]
+  np.testing.assert_allclose(np.linalg.norm(r, axis=-1), np.linalg.norm(np.ones(8)), rtol=1e-5)
+  np.testing.assert_allclose(r[0], np.ones(8), rtol=1e-6)  # position 0 is not rotated
+  assert all(np.abs(r[t] - r[t - 1]).max() > 1e-3 for t in range(1, 5))
+
+def test_rope_scores_depend_only_on_relative_position():
+  rng = np.random.default_rng(0)
+  q, k = rng.normal(size=8).astype(np.float32), rng.normal(size=8).astype(np.float32)
+  rq, rk = (rope(Tensor(np.tile(v, (1, 1, 6, 1)))).numpy()[0, 0] for v in (q, k))
+  assert rq[3] @ rk[1] == pytest.approx(rq[5] @ rk[3], rel=1e-4)
+  assert abs(rq[3] @ rk[1] - rq[3] @ rk[2]) > 1e-3
+
+def test_init_is_scaled_by_fan_in_not_std_one():
+  Tensor.manual_seed(0)
+  model = Transformer(Config(vocab=114, ctx_len=3, d_model=128, d_mlp=512))
+  assert model.blocks[0].mlp.w_out.std().item() == pytest.approx(512 ** -0.5, rel=0.05)
+  assert model.blocks[0].attn.wq.std().item() == pytest.approx(128 ** -0.5, rel=0.05)
+
+@pytest.mark.parametrize("kw,message", [(dict(n_heads=3), "n_heads"), (dict(pos="alibi"), "pos"), (dict(d_model=0), "d_model")])
+def test_bad_configs_say_what_is_wrong(kw, message):
+  with pytest.raises(ValueError, match=message): Config(**{**TINY, **kw})
+
+def test_gradient_matches_central_finite_difference(monkeypatch):
+  monkeypatch.setattr(dtypes, "default_float", dtypes.float64)  # so the finite difference is exact enough to compare
+  Tensor.manual_seed(2)
+  model = Transformer(Config(vocab=7, ctx_len=4, n_layers=1, d_model=8, n_heads=2, d_mlp=16, layernorm=True, pos="rope"))
+  x, y = Tensor([[1, 2, 3, 4], [6, 5, 4, 0]]), Tensor([[-1, 3, 1, 2], [-1, -1, 0, 6]])
+  loss = lambda: cross_entropy(model(x), y)
+  weights = {"w_in": model.blocks[0].mlp, "wq": model.blocks[0].attn, "tok_emb": model}
+  loss().backward()
+  grads = {name: getattr(owner, name).grad.numpy() for name, owner in weights.items()}
+  rng, h = np.random.default_rng(0), 1e-5
+  for name, owner in weights.items():
+    w = getattr(owner, name).numpy()
+    for idx in [tuple(rng.integers(0, s) for s in w.shape) for _ in range(2)]:
+      shifted = []
+      for sign in (1, -1):
+        v = w.copy(); v[idx] += sign * h
+        setattr(owner, name, Tensor(v))
+        shifted.append(loss().item())
+      setattr(owner, name, Tensor(w))
+      assert grads[name][idx] == pytest.approx((shifted[0] - shifted[1]) / (2 * h), rel=1e-4, abs=1e-8), (name, idx)

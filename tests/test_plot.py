@@ -1,0 +1,34 @@
+import json, subprocess, sys
+import pytest
+from tinyarith.metrics import read_metrics, summary
+from tinyarith.plot import plot_runs
+
+def plot_cli(*args):
+  return subprocess.run([sys.executable, "-m", "tinyarith.plot", *map(str, args)], capture_output=True, text=True)
+
+def test_plot_of_a_real_run_is_a_png(grok_run, tmp_path):
+  out = plot_runs([grok_run, grok_run], tmp_path / "two.png")
+  assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+  assert (grok_run / "loss.png").read_bytes()[:4] == b"\x89PNG"  # the run left its own plot
+
+def test_plot_cli_writes_into_the_run_directory(grok_run, tmp_path):
+  run = tmp_path / "copy"
+  run.mkdir()
+  (run / "metrics.jsonl").write_text((grok_run / "metrics.jsonl").read_text())
+  result = plot_cli(run)
+  assert result.returncode == 0, result.stderr
+  assert (run / "loss.png").read_bytes()[:4] == b"\x89PNG"
+
+@pytest.mark.parametrize("content", [None, "", "not json\n"], ids=["missing", "empty", "garbled"])
+def test_a_bad_metrics_file_is_one_clear_line(tmp_path, content):
+  if content is not None: (tmp_path / "metrics.jsonl").write_text(content)
+  with pytest.raises(ValueError, match="metrics"): read_metrics(tmp_path)
+  result = plot_cli(tmp_path)
+  assert result.returncode == 2 and "Traceback" not in result.stderr
+  assert len(result.stderr.strip().splitlines()) == 1 and "metrics" in result.stderr
+
+def test_summary_reports_the_steps_at_which_accuracy_thresholds_were_crossed():
+  rows = [{"step": s, "train_loss": 1.0, "test_loss": 2.0, "train_acc": ta, "test_acc": te, "elapsed": s / 10}
+          for s, ta, te in [(0, 0.0, 0.0), (10, 1.0, 0.2), (20, 1.0, 0.995), (30, 1.0, 1.0)]]
+  text = summary(rows)
+  assert "train acc 100% at step 10" in text and "test acc >= 99% at step 20" in text and "10.00 steps/s" in text

@@ -1,0 +1,33 @@
+"""The metrics log: one JSON object per evaluation in RUN_DIR/metrics.jsonl, flushed as written."""
+import json
+from pathlib import Path
+
+class MetricsLog:
+  def __init__(self, path:Path): self.file = open(path, "w")
+  def write(self, row:dict):
+    self.file.write(json.dumps(row) + "\n")
+    self.file.flush()  # an interrupted run keeps every row it logged
+  def close(self): self.file.close()
+
+def read_metrics(path:str|Path) -> list[dict]:
+  """The rows of a metrics.jsonl, or of RUN_DIR/metrics.jsonl. A missing, empty or garbled file is a ValueError."""
+  path = Path(path)
+  if path.is_dir(): path = path / "metrics.jsonl"
+  if not path.is_file(): raise ValueError(f"no metrics file at {path}")
+  try: rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+  except json.JSONDecodeError as e: raise ValueError(f"{path} is not valid JSON lines ({e})") from None
+  if not rows: raise ValueError(f"{path} holds no metrics")
+  return rows
+
+def first_step(rows:list[dict], key:str, at_least:float) -> int|None:
+  """The first logged step at which rows[key] >= at_least, or None."""
+  return next((r["step"] for r in rows if r.get(key, float("-inf")) >= at_least), None)
+
+def summary(rows:list[dict]) -> str:
+  """Steps to 100% train accuracy and to 99% test accuracy, final figures, wall time and steps/s."""
+  last = rows[-1]
+  seen = lambda s: "not reached" if s is None else f"step {s}"
+  return (f"train acc 100% at {seen(first_step(rows, 'train_acc', 1.0))}, test acc >= 99% at {seen(first_step(rows, 'test_acc', 0.99))}\n"
+          f"final (step {last['step']}): train loss {last['train_loss']:.3g} acc {last['train_acc']:.4f}, "
+          f"test loss {last['test_loss']:.3g} acc {last['test_acc']:.4f}\n"
+          f"wall {last['elapsed']:.1f} s, {last['step'] / last['elapsed']:.2f} steps/s (with evaluations)")

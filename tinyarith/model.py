@@ -1,0 +1,100 @@
+"""A decoder-only transformer written at the Tensor level: Config, attention, MLP, block, Transformer."""
+import math
+from dataclasses import dataclass, asdict
+from tinygrad import Tensor, dtypes
+from tinygrad.nn.state import get_parameters
+
+@dataclass(frozen=True)
+class Config:
+  vocab: int                # input tokens
+  ctx_len: int              # longest sequence the model sees
+  n_layers: int = 1
+  d_model: int = 128
+  n_heads: int = 4
+  d_mlp: int = 512
+  layernorm: bool = False   # pre-norm LayerNorm in each block and before the unembedding
+  pos: str = "learned"      # "learned" position embeddings or "rope" (rotary, in attention)
+  n_out: int | None = None  # output classes; None: same as vocab
+
+  def __post_init__(self):
+    for name in ("vocab", "ctx_len", "n_layers", "d_model", "n_heads", "d_mlp"):
+      if getattr(self, name) < 1: raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+    if self.d_model % self.n_heads: raise ValueError(f"n_heads ({self.n_heads}) must divide d_model ({self.d_model})")
+    if self.pos not in ("learned", "rope"): raise ValueError(f"pos must be 'learned' or 'rope', got {self.pos!r}")
+    if self.pos == "rope" and (self.d_model // self.n_heads) % 2: raise ValueError("rope needs an even head size (d_model / n_heads)")
+
+  @property
+  def d_head(self) -> int: return self.d_model // self.n_heads
+  @property
+  def n_classes(self) -> int: return self.n_out or self.vocab
+  def to_dict(self) -> dict: return asdict(self)
+
+def weight(fan_in:int, fan_out:int, std:float|None=None) -> Tensor:
+  # std 1/sqrt(fan_in) keeps activations O(1) through each matmul; the seed's std 1 blew them up
+  return Tensor.normal(fan_in, fan_out, std=fan_in ** -0.5 if std is None else std)
+
+class LayerNorm:
+  def __init__(self, dim:int): self.gain, self.bias = Tensor.ones(dim), Tensor.zeros(dim)
+  def __call__(self, x:Tensor) -> Tensor: return x.layernorm(eps=1e-5) * self.gain + self.bias
+
+def rope(x:Tensor, base:float=10000.0) -> Tensor:
+  """Rotate the two halves of each head's features by position-dependent angles (as in seed 000). x: (B, H, T, hs)"""
+  T, half = x.shape[-2], x.shape[-1] // 2
+  freqs = (Tensor.arange(half, dtype=dtypes.float32) * (-math.log(base) / half)).exp()  # (half,)
+  angles = Tensor.arange(T, dtype=dtypes.float32).unsqueeze(1) * freqs.unsqueeze(0)   # (T, half)
+  cos, sin = angles.cos(), angles.sin()
+  x1, x2 = x[..., :half], x[..., half:]
+  return (x1 * cos - x2 * sin).cat(x1 * sin + x2 * cos, dim=-1)
+
+class Attention:
+  def __init__(self, cfg:Config, out_std:float|None):
+    self.cfg = cfg
+    std = None if out_std is None else 0.02
+    self.wq, self.wk, self.wv = (weight(cfg.d_model, cfg.d_model, std) for _ in range(3))
+    self.wo = weight(cfg.d_model, cfg.d_model, out_std)
+
+  def __call__(self, x:Tensor) -> Tensor:
+    B, T, C = x.shape
+    q, k, v = (x.matmul(w).reshape(B, T, self.cfg.n_heads, self.cfg.d_head).transpose(1, 2) for w in (self.wq, self.wk, self.wv))  # (B, H, T, hs)
+    if self.cfg.pos == "rope": q, k = rope(q), rope(k)
+    y = q.scaled_dot_product_attention(k, v, is_causal=True)  # (B, H, T, hs)
+    return y.transpose(1, 2).reshape(B, T, C).matmul(self.wo)  # (B, T, C)
+
+class MLP:
+  def __init__(self, cfg:Config, out_std:float|None):
+    self.w_in, self.b_in = weight(cfg.d_model, cfg.d_mlp, None if out_std is None else 0.02), Tensor.zeros(cfg.d_mlp)
+    self.w_out, self.b_out = weight(cfg.d_mlp, cfg.d_model, out_std), Tensor.zeros(cfg.d_model)
+  def __call__(self, x:Tensor) -> Tensor: return (x.matmul(self.w_in) + self.b_in).relu().matmul(self.w_out) + self.b_out
+
+class Block:
+  def __init__(self, cfg:Config):
+    # with LayerNorm on, the GPT-2 scheme: std 0.02, residual projections scaled by 1/sqrt(2 n_layers)
+    out_std = 0.02 / math.sqrt(2 * cfg.n_layers) if cfg.layernorm else None
+    self.attn, self.mlp = Attention(cfg, out_std), MLP(cfg, out_std)
+    self.ln1, self.ln2 = (LayerNorm(cfg.d_model), LayerNorm(cfg.d_model)) if cfg.layernorm else (None, None)
+
+  def __call__(self, x:Tensor) -> Tensor:
+    x = x + self.attn(self.ln1(x) if self.ln1 else x)
+    return x + self.mlp(self.ln2(x) if self.ln2 else x)
+
+class Transformer:
+  def __init__(self, cfg:Config):
+    self.cfg = cfg
+    emb_std = 0.02 if cfg.layernorm else cfg.d_model ** -0.5  # rows of unit-ish norm in the residual stream
+    self.tok_emb = Tensor.normal(cfg.vocab, cfg.d_model, std=emb_std)
+    self.pos_emb = Tensor.normal(cfg.ctx_len, cfg.d_model, std=emb_std) if cfg.pos == "learned" else None
+    self.blocks = [Block(cfg) for _ in range(cfg.n_layers)]
+    self.ln_f = LayerNorm(cfg.d_model) if cfg.layernorm else None
+    self.unembed = weight(cfg.d_model, cfg.n_classes, 0.02 if cfg.layernorm else None)
+    Tensor.realize(*get_parameters(self))  # lazy weights would redo the random draws inside every kernel that reads them
+
+  def __call__(self, tokens:Tensor) -> Tensor:
+    """tokens (B, T) int -> logits (B, T, n_classes)"""
+    T = tokens.shape[1]
+    if T > self.cfg.ctx_len: raise ValueError(f"sequence of {T} tokens is longer than ctx_len {self.cfg.ctx_len}")
+    x = self.tok_emb[tokens]  # (B, T, C)
+    if self.pos_emb is not None: x = x + self.pos_emb[:T]
+    x = x.contiguous()  # the gather is a compare over the whole vocabulary: without this every matmul reading x redoes it
+    x = x.sequential(self.blocks)
+    if self.ln_f: x = self.ln_f(x)
+    return x.matmul(self.unembed)  # (B, T, n_classes)

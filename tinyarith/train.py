@@ -1,0 +1,67 @@
+"""One training loop for every experiment: JIT'd train and eval steps, metrics, config, checkpoint and plot in a run directory."""
+import json, time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Callable
+from tinygrad import Tensor, TinyJit, Context, Device
+from tinygrad.helpers import tqdm
+from tinygrad.nn.optim import AdamW
+from tinygrad.nn.state import get_parameters, get_state_dict, safe_save
+from tinyarith.loss import cross_entropy, accuracy
+from tinyarith.metrics import MetricsLog
+from tinyarith.plot import plot_runs
+
+Batch = tuple[Tensor, Tensor]  # tokens (B, T), targets (B, T)
+
+def adamw(model, lr:float=1e-3, beta1:float=0.9, beta2:float=0.98, weight_decay:float=1.0) -> AdamW:
+  return AdamW(get_parameters(model), lr=lr, b1=beta1, b2=beta2, weight_decay=weight_decay)
+
+def make_train_step(model, opt) -> Callable[[Tensor, Tensor], Tensor]:
+  @TinyJit
+  @Context(TRAINING=1)
+  def train_step(x:Tensor, y:Tensor) -> Tensor:
+    opt.zero_grad()
+    loss = cross_entropy(model(x), y).backward()
+    return loss.realize(*opt.schedule_step())
+  return train_step
+
+def make_eval_step(model) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+  @TinyJit
+  def eval_step(x:Tensor, y:Tensor) -> tuple[Tensor, Tensor]:
+    logits = model(x)
+    return cross_entropy(logits, y).realize(), accuracy(logits, y).realize()
+  return eval_step
+
+def run_info(seed:int) -> dict:
+  return {"seed": seed, "tinygrad": version("tinygrad"), "device": Device.DEFAULT}
+
+def train(model, opt, next_batch:Callable[[], Batch], eval_sets:dict[str, Batch], steps:int, eval_every:int,
+          out_dir:str|Path, config:dict) -> list[dict]:
+  """Train for `steps` steps, evaluating every eval_every steps (and at 0 and the end) on each named eval set.
+  Leaves out_dir/{config.json, metrics.jsonl, model.safetensors, loss.png}; returns the metrics rows."""
+  out_dir = Path(out_dir)
+  out_dir.mkdir(parents=True, exist_ok=True)
+  (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+  eval_sets = {name: (make_eval_step(model), x.realize(), y.realize()) for name, (x, y) in eval_sets.items()}
+  train_step, log, rows, start = make_train_step(model, opt), MetricsLog(out_dir / "metrics.jsonl"), [], time.perf_counter()
+
+  def evaluate(step:int) -> dict:
+    row = {"step": step}
+    for name, (eval_step, x, y) in eval_sets.items():
+      loss, acc = eval_step(x, y)
+      row[f"{name}_loss"], row[f"{name}_acc"] = loss.item(), acc.item()
+    row["elapsed"] = round(time.perf_counter() - start, 3)
+    log.write(row)
+    rows.append(row)
+    return row
+
+  evaluate(0)
+  for step in (bar := tqdm(range(1, steps + 1))):
+    train_step(*next_batch())  # no host sync here: losses are read only in evaluate
+    if step % eval_every == 0 or step == steps:
+      row = evaluate(step)
+      bar.set_description(" ".join(f"{k} {v:.3g}" for k, v in row.items() if k.endswith("_loss")))
+  log.close()
+  safe_save(get_state_dict(model), str(out_dir / "model.safetensors"))
+  plot_runs([out_dir], out_dir / "loss.png")
+  return rows
