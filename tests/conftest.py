@@ -5,7 +5,7 @@ from tinyarith.model import Config, Transformer
 from tinyarith.train import adamw, train
 
 # A grokking run small enough for CI: see test_learning.py for why this config
-GROK = dict(p=23, train_frac=0.6, lr=3e-3, steps=300, eval_every=50, seed=0)
+GROK = dict(p=23, train_frac=0.8, lr=3e-3, steps=600, eval_every=50, seed=0)
 
 @pytest.fixture(scope="session")
 def grok_run(tmp_path_factory):

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from tinygrad import Tensor, dtypes
+from tinygrad import Tensor, Context, dtypes
 from tinyarith.model import Config, Transformer, rope
 from tinyarith.loss import cross_entropy
 
@@ -46,10 +46,11 @@ def test_init_is_scaled_by_fan_in_not_std_one():
 def test_bad_configs_say_what_is_wrong(kw, message):
   with pytest.raises(ValueError, match=message): Config(**{**TINY, **kw})
 
-def test_gradient_matches_central_finite_difference(monkeypatch):
-  monkeypatch.setattr(dtypes, "default_float", dtypes.float64)  # so the finite difference is exact enough to compare
+def test_gradient_matches_central_finite_difference():
   Tensor.manual_seed(2)
-  model = Transformer(Config(vocab=7, ctx_len=4, n_layers=1, d_model=8, n_heads=2, d_mlp=16, layernorm=True, pos="rope"))
+  with Context(DEFAULT_FLOAT="float64"):  # so the finite difference is exact enough to compare
+    model = Transformer(Config(vocab=7, ctx_len=4, n_layers=1, d_model=8, n_heads=2, d_mlp=16, layernorm=True, pos="rope"))
+  assert model.blocks[0].mlp.w_in.dtype == dtypes.float64
   x, y = Tensor([[1, 2, 3, 4], [6, 5, 4, 0]]), Tensor([[-1, 3, 1, 2], [-1, -1, 0, 6]])
   loss = lambda: cross_entropy(model(x), y)
   weights = {"w_in": model.blocks[0].mlp, "wq": model.blocks[0].attn, "tok_emb": model}
@@ -58,7 +59,7 @@ def test_gradient_matches_central_finite_difference(monkeypatch):
   rng, h = np.random.default_rng(0), 1e-5
   for name, owner in weights.items():
     w = getattr(owner, name).numpy()
-    for idx in [tuple(rng.integers(0, s) for s in w.shape) for _ in range(2)]:
+    for idx in [tuple(rng.integers(0, s) for s in w.shape) for _ in range(1)]:
       shifted = []
       for sign in (1, -1):
         v = w.copy(); v[idx] += sign * h
