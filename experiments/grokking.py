@@ -26,7 +26,7 @@ def main():
   train_set, test_set = (Tensor(x_train), Tensor(y_train)), (Tensor(x_test), Tensor(y_test))
   print(f"{len(x_train)} train / {len(x_test)} test pairs of a {args.op} b mod {args.p}; writing {out}/")
   rows = train(model, opt, lambda: train_set, {"train": train_set, "test": test_set}, args.steps, args.eval_every, out,
-               {"experiment": "grokking", "args": vars(args), "model": cfg.to_dict(), **cli.run_info(args.seed)})
+               {"experiment": "grokking", "seed": args.seed, "args": vars(args), "model": cfg.to_dict()})
   print(summary(rows))
   print(f"wrote {out}/config.json, metrics.jsonl, model.safetensors, loss.png")
 

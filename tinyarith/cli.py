@@ -1,8 +1,9 @@
 """The argument pieces both experiments share, and the one error path for bad input: one line on stderr, exit 2."""
 import argparse, sys
 from typing import Callable, NoReturn
+from tinygrad import Tensor
 from tinyarith.model import Config, Transformer
-from tinyarith.train import adamw, run_info
+from tinyarith.train import adamw
 
 def fail(message:str) -> NoReturn:
   print(f"error: {message}", file=sys.stderr)
@@ -34,7 +35,6 @@ def add_train_args(parser:argparse.ArgumentParser):
 
 def build_model(args:argparse.Namespace, vocab:int, ctx_len:int, n_out:int|None=None) -> tuple[Config, Transformer, object]:
   """The Config from the model flags, a Transformer initialised from --seed, and its AdamW from the training flags."""
-  from tinygrad import Tensor
   for flag in ("steps", "eval_every", "lr"):
     if getattr(args, flag) <= 0: fail(f"--{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}")
   try: cfg = Config(vocab=vocab, ctx_len=ctx_len, n_layers=args.n_layers, d_model=args.d_model, n_heads=args.n_heads,

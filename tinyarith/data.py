@@ -33,3 +33,67 @@ def modular_split(p:int, op:str, train_frac:float, seed:int) -> tuple[np.ndarray
   perm = np.random.default_rng(seed).permutation(len(tokens))
   train, test = perm[:n_train], perm[n_train:]
   return tokens[train], targets[train], tokens[test], targets[test]
+
+# Addition: "13+51=" followed by the answer, as characters over this vocabulary ('-', '*', '/' and the pad token are reserved)
+VOCAB = list("0123456789+=-*/") + ["_"]
+STOI = {s: i for i, s in enumerate(VOCAB)}
+PLUS, EQUALS, PAD = STOI["+"], STOI["="], STOI["_"]
+
+def encode(text:str) -> list[int]: return [STOI[ch] for ch in text]
+def decode(tokens) -> str: return "".join(VOCAB[int(t)] for t in tokens)
+
+def next_token_targets(tokens:np.ndarray) -> np.ndarray:
+  """Next-token targets with the prompt masked: the target at t is token t+1 from the '=' position on, IGNORE before it,
+  at the last position and wherever the next token is padding. tokens (..., T) -> targets (..., T)
+  >>> next_token_targets(np.array(encode("47+6=35")))  # the walkthrough of seed 000
+  array([-1, -1, -1, -1,  3,  5, -1])"""
+  targets = np.full_like(tokens, IGNORE)
+  targets[..., :-1] = tokens[..., 1:]
+  targets[np.cumsum(tokens == EQUALS, axis=-1) == 0] = IGNORE  # the prompt, up to the '='
+  targets[targets == PAD] = IGNORE
+  return targets
+
+def addition_tokens(a:np.ndarray, b:np.ndarray, digits:int, reverse:bool=True) -> np.ndarray:
+  """Problems a+b with operands zero-padded to `digits` and the answer to digits+1, answer reversed (least significant digit
+  first, the order the carry runs) unless reverse=False. Every problem then has the same 3*digits+3 tokens and each digit
+  its fixed place. 13+51 at digits=2: "13+51=" + "460" (reversed 064). a, b (B,) -> tokens (B, 3*digits+3)"""
+  def digits_of(x, n):  # (B,) -> (B, n), most significant first
+    return (x[:, None] // 10 ** np.arange(n - 1, -1, -1)) % 10
+  answer = digits_of(a + b, digits + 1)
+  if reverse: answer = answer[:, ::-1]
+  sep = lambda tok: np.full((len(a), 1), tok)
+  return np.concatenate([digits_of(a, digits), sep(PLUS), digits_of(b, digits), sep(EQUALS), answer], axis=1).astype(np.int64)
+
+def answer_value(answer_tokens:np.ndarray, reverse:bool=True) -> np.ndarray:
+  """The integers that answer digit tokens spell, undoing the reversal. (B, digits+1) -> (B,)"""
+  if reverse: answer_tokens = answer_tokens[:, ::-1]
+  return (answer_tokens * 10 ** np.arange(answer_tokens.shape[1] - 1, -1, -1)).sum(1)
+
+def carries(a:np.ndarray, b:np.ndarray, digits:int) -> np.ndarray:
+  """How many digit positions of a+b produce a carry. (B,) -> (B,)"""
+  count, carry = np.zeros_like(a), np.zeros_like(a)
+  for k in range(digits):
+    carry = ((a // 10 ** k) % 10 + (b // 10 ** k) % 10 + carry) >= 10
+    count += carry
+  return count
+
+class AdditionProblems:
+  """A held-out test set of distinct problems, and a seeded stream of training problems that never produces one of them."""
+  def __init__(self, digits:int, test_size:int, seed:int):
+    if digits < 1: raise ValueError(f"digits must be positive, got {digits}")
+    self.digits, self.n_pairs = digits, 10 ** (2 * digits)
+    if not 0 < test_size <= self.n_pairs // 2: raise ValueError(f"test size must be in 1..{self.n_pairs // 2} (half of the {self.n_pairs} problems) at {digits} digits, got {test_size}")
+    self.rng = np.random.default_rng(seed)
+    self.held_out = np.sort(self.rng.choice(self.n_pairs, size=test_size, replace=False))  # problem a*10^digits + b
+
+  def split(self, codes:np.ndarray) -> tuple[np.ndarray, np.ndarray]: return np.divmod(codes, 10 ** self.digits)
+  def test(self) -> tuple[np.ndarray, np.ndarray]: return self.split(self.held_out)
+
+  def sample(self, size:int) -> tuple[np.ndarray, np.ndarray]:
+    """`size` training problems, uniform over all problems not held out."""
+    codes = np.empty(0, dtype=np.int64)
+    while len(codes) < size:
+      draw = self.rng.integers(0, self.n_pairs, size=size - len(codes))
+      found = self.held_out[np.minimum(np.searchsorted(self.held_out, draw), len(self.held_out) - 1)] == draw
+      codes = np.concatenate([codes, draw[~found]])
+    return self.split(codes)

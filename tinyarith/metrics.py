@@ -30,4 +30,5 @@ def summary(rows:list[dict]) -> str:
   return (f"train acc 100% at {seen(first_step(rows, 'train_acc', 1.0))}, test acc >= 99% at {seen(first_step(rows, 'test_acc', 0.99))}\n"
           f"final (step {last['step']}): train loss {last['train_loss']:.3g} acc {last['train_acc']:.4f}, "
           f"test loss {last['test_loss']:.3g} acc {last['test_acc']:.4f}\n"
-          f"wall {last['elapsed']:.1f} s, {last['step'] / last['elapsed']:.2f} steps/s (with evaluations)")
+          + (f"test exact match {last['test_exact']:.4f}\n" if "test_exact" in last else "")
+          + f"wall {last['elapsed']:.1f} s, {last['step'] / last['elapsed']:.2f} steps/s (with evaluations)")

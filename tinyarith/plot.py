@@ -16,6 +16,8 @@ def plot_runs(runs:list[str|Path], out:str|Path) -> Path:
       name = f"{label} {split}".strip()
       ax_loss.plot(steps, [r[f"{split}_loss"] for r in rows], style, color=colour, label=name)
       ax_acc.plot(steps, [r[f"{split}_acc"] for r in rows], style, color=colour, label=name)
+    if "test_exact" in rows[0]:  # addition: every answer digit right
+      ax_acc.plot(steps, [r["test_exact"] for r in rows], ":", color=colour, label=f"{label} test exact match".strip())
   ax_loss.set(xscale="log", yscale="log", ylabel="cross-entropy loss", title=" vs ".join(Path(r).name for r in runs))
   ax_acc.set(xscale="log", xlabel="step", ylabel="accuracy", ylim=(-0.02, 1.02))
   for ax in (ax_loss, ax_acc): ax.grid(True, which="major", alpha=0.3); ax.legend(fontsize=8)

@@ -6,8 +6,9 @@ from typing import Callable
 from tinygrad import Tensor, TinyJit, Context, Device
 from tinygrad.helpers import tqdm
 from tinygrad.nn.optim import AdamW
-from tinygrad.nn.state import get_parameters, get_state_dict, safe_save
+from tinygrad.nn.state import get_parameters, get_state_dict, safe_save, safe_load, load_state_dict
 from tinyarith.loss import cross_entropy, accuracy
+from tinyarith.model import Config, Transformer
 from tinyarith.metrics import MetricsLog
 from tinyarith.plot import plot_runs
 
@@ -32,15 +33,15 @@ def make_eval_step(model) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
     return cross_entropy(logits, y).realize(), accuracy(logits, y).realize()
   return eval_step
 
-def run_info(seed:int) -> dict:
-  return {"seed": seed, "tinygrad": version("tinygrad"), "device": Device.DEFAULT}
-
 def train(model, opt, next_batch:Callable[[], Batch], eval_sets:dict[str, Batch], steps:int, eval_every:int,
-          out_dir:str|Path, config:dict) -> list[dict]:
-  """Train for `steps` steps, evaluating every eval_every steps (and at 0 and the end) on each named eval set.
-  Leaves out_dir/{config.json, metrics.jsonl, model.safetensors, loss.png}; returns the metrics rows."""
+          out_dir:str|Path, config:dict, extra_metrics:Callable[[], dict]|None=None) -> list[dict]:
+  """Train for `steps` steps, evaluating every eval_every steps (and at 0 and the end) on each named eval set
+  (loss and accuracy over its kept targets), plus whatever extra_metrics() returns.
+  Leaves out_dir/{config.json (config plus tinygrad version and device), metrics.jsonl, model.safetensors, loss.png};
+  returns the metrics rows."""
   out_dir = Path(out_dir)
   out_dir.mkdir(parents=True, exist_ok=True)
+  config = {**config, "tinygrad": version("tinygrad"), "device": Device.DEFAULT}
   (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
   eval_sets = {name: (make_eval_step(model), x.realize(), y.realize()) for name, (x, y) in eval_sets.items()}
   train_step, log, rows, start = make_train_step(model, opt), MetricsLog(out_dir / "metrics.jsonl"), [], time.perf_counter()
@@ -50,6 +51,7 @@ def train(model, opt, next_batch:Callable[[], Batch], eval_sets:dict[str, Batch]
     for name, (eval_step, x, y) in eval_sets.items():
       loss, acc = eval_step(x, y)
       row[f"{name}_loss"], row[f"{name}_acc"] = loss.item(), acc.item()
+    if extra_metrics: row.update(extra_metrics())
     row["elapsed"] = round(time.perf_counter() - start, 3)
     log.write(row)
     rows.append(row)
@@ -60,8 +62,18 @@ def train(model, opt, next_batch:Callable[[], Batch], eval_sets:dict[str, Batch]
     train_step(*next_batch())  # no host sync here: losses are read only in evaluate
     if step % eval_every == 0 or step == steps:
       row = evaluate(step)
-      bar.set_description(" ".join(f"{k} {v:.3g}" for k, v in row.items() if k.endswith("_loss")))
+      bar.set_description(" ".join(f"{k} {v:.3g}" for k, v in row.items() if k.endswith(("_loss", "exact"))))
   log.close()
   safe_save(get_state_dict(model), str(out_dir / "model.safetensors"))
   plot_runs([out_dir], out_dir / "loss.png")
   return rows
+
+def load_run(run_dir:str|Path) -> tuple[dict, Transformer]:
+  """The config.json of a finished run and its model with the saved weights. A missing or unreadable run is a ValueError."""
+  run_dir = Path(run_dir)
+  try:
+    config = json.loads((run_dir / "config.json").read_text())
+    model = Transformer(Config(**config["model"]))
+    load_state_dict(model, safe_load(str(run_dir / "model.safetensors")), verbose=False)
+  except (OSError, KeyError, TypeError, ValueError, RuntimeError, AssertionError) as e: raise ValueError(f"cannot load the run in {run_dir}: {e}") from None
+  return config, model

@@ -1,0 +1,72 @@
+"""Addition: a GPT learns a+b=c with the answer's digits reversed and the loss masked on the prompt (as in seed 000),
+and reports how often it gets every digit right on problems it never saw. --ask "123+456" --run RUN_DIR asks a trained one."""
+import argparse, re
+import numpy as np
+from tinygrad import Tensor
+from tinyarith import cli
+from tinyarith.data import VOCAB, AdditionProblems, addition_tokens, next_token_targets, carries
+from tinyarith.decode import make_greedy_decoder, exact_match
+from tinyarith.metrics import summary
+from tinyarith.train import train, load_run
+
+TRAIN_SAMPLE = 1000  # fixed training problems whose loss draws the train curve
+
+def batch(a:np.ndarray, b:np.ndarray, args) -> tuple[Tensor, Tensor]:
+  tokens = addition_tokens(a, b, args.digits, args.reverse)
+  return Tensor(tokens), Tensor(next_token_targets(tokens))
+
+def answers(decoder, a:np.ndarray, b:np.ndarray, digits:int, reverse:bool) -> np.ndarray:
+  """A greedy decoder's answer digits to a+b, in the order the model writes them. (B,) -> (B, digits+1)"""
+  prompt = addition_tokens(a, b, digits, reverse)
+  prompt[:, 2 * digits + 2:] = 0
+  return decoder(prompt, 2 * digits + 2)[:, 2 * digits + 2:]
+
+def ask(question:str, run:str):
+  config, model = load_run(run)
+  digits, reverse = config["args"]["digits"], config["args"]["reverse"]
+  if not (m := re.fullmatch(r"\s*(\d+)\s*\+\s*(\d+)\s*", question)): raise ValueError(f"--ask wants a question like '123+456', got {question!r}")
+  a, b = int(m[1]), int(m[2])
+  if max(a, b) >= 10 ** digits: raise ValueError(f"--ask: this model adds numbers of up to {digits} digits, got {question!r}")
+  written = answers(make_greedy_decoder(model), np.array([a]), np.array([b]), digits, reverse)[0]
+  value = int("".join(map(str, written[::-1] if reverse else written)))
+  print(f"{a}+{b}={value}  (true {a + b}, {'right' if value == a + b else 'WRONG'}; the model wrote {''.join(map(str, written))})")
+
+@cli.guarded
+def main():
+  parser = cli.ArgumentParser(description=__doc__)
+  g = parser.add_argument_group("data")
+  g.add_argument("--digits", type=int, default=3, help="digits per operand (operands zero-padded to this, the answer to one more)")
+  g.add_argument("--reverse", action=argparse.BooleanOptionalAction, default=True, help="write the answer least significant digit first")
+  g.add_argument("--test-size", type=int, help="held-out problems (default: 10000, or a fifth of all problems if fewer)")
+  g.add_argument("--batch-size", type=int, default=256, help="training problems per step, drawn fresh each step")
+  g.add_argument("--ask", help="a question like '123+456' for the model saved in --run")
+  g.add_argument("--run", help="run directory whose model --ask uses")
+  cli.add_model_args(parser)
+  cli.add_train_args(parser)
+  parser.set_defaults(n_layers=4, layernorm=True, pos="rope", beta2=0.999, weight_decay=0.01, steps=5000, eval_every=250)
+  args = parser.parse_args()
+  if args.ask is not None:
+    if not args.run: cli.fail("--ask needs --run RUN_DIR")
+    return ask(args.ask, args.run)
+  if args.batch_size < 1: cli.fail(f"--batch-size must be positive, got {args.batch_size}")
+
+  problems = AdditionProblems(args.digits, args.test_size or min(10_000, 10 ** (2 * args.digits) // 5), args.seed)
+  cfg, model, opt = cli.build_model(args, vocab=len(VOCAB), ctx_len=3 * args.digits + 3, n_out=10)  # outputs: the digits
+  test_a, test_b = problems.test()
+  groups = {"carries": carries(test_a, test_b, args.digits),
+            "operand_digits": np.maximum(*(np.char.str_len(x.astype(str)) for x in (test_a, test_b)))}
+  expected = addition_tokens(test_a, test_b, args.digits, args.reverse)[:, 2 * args.digits + 2:]
+  decoder = make_greedy_decoder(model)
+  test_exact = lambda: {f"test_{k}": v for k, v in exact_match(answers(decoder, test_a, test_b, args.digits, args.reverse), expected, groups).items()}
+
+  out = args.out or f"runs/addition-{args.digits}d-{'rev' if args.reverse else 'plain'}-seed{args.seed}"
+  print(f"{args.digits}-digit addition, {'reversed' if args.reverse else 'plain'} answers, {len(test_a)} held-out problems; writing {out}/")
+  rows = train(model, opt, lambda: batch(*problems.sample(args.batch_size), args),
+               {"train": batch(*problems.sample(TRAIN_SAMPLE), args), "test": batch(test_a, test_b, args)},
+               args.steps, args.eval_every, out,
+               {"experiment": "addition", "seed": args.seed, "args": vars(args), "model": cfg.to_dict()}, test_exact)
+  print(summary(rows))
+  for name in groups: print(f"exact match by {name}: " + ", ".join(f"{k}: {v['exact']:.4f} (n={v['n']})" for k, v in rows[-1][f"test_exact_by_{name}"].items()))
+  print(f"wrote {out}/config.json, metrics.jsonl, model.safetensors, loss.png")
+
+if __name__ == "__main__": main()

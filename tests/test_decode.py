@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+from tinygrad import Tensor
+from tinyarith.data import addition_tokens, answer_value, decode
+from tinyarith.decode import make_greedy_decoder, exact_match
+
+class Successor:
+  """A stand-in model whose logits force the prediction at each position to be (its token + 1) mod 10."""
+  def __call__(self, x:Tensor) -> Tensor: return ((x + 1) % 10).one_hot(10).float() * 5
+
+def test_greedy_decoding_fills_each_position_from_the_one_before():
+  prompt = addition_tokens(np.array([12, 3]), np.array([34, 4]), 2)
+  prompt[:, 6:] = 7  # junk where the answer goes: it must be overwritten in order
+  decode_fn = make_greedy_decoder(Successor())
+  for _ in range(3):  # the first calls run and capture the JIT, the third replays it
+    out = decode_fn(prompt, 6)
+  # '=' is token 11 -> (11+1)%10 = 2, then 3, then 4
+  assert [decode(r) for r in out] == ["12+34=234", "03+04=234"]
+
+def test_a_model_that_knows_the_answer_scores_exact_match_one():
+  class Oracle:  # puts the right next token of the reversed answer at every position
+    def __init__(self, tokens): self.next = Tensor(np.roll(tokens, -1, axis=1))
+    def __call__(self, x:Tensor) -> Tensor: return self.next.one_hot(10).float()
+  a, b = np.array([12, 99, 5]), np.array([34, 1, 50])
+  tokens = addition_tokens(a, b, 2)
+  out = make_greedy_decoder(Oracle(tokens))(np.where(np.arange(9) >= 6, 0, tokens), 6)
+  assert (answer_value(out[:, 6:]) == a + b).all()
+
+def test_exact_match_breakdown_adds_up_to_the_overall_figure():
+  rng = np.random.default_rng(0)
+  expected = rng.integers(0, 10, (200, 4))
+  predicted = np.where(rng.random((200, 4)) < 0.05, 0, expected)
+  groups = {"carries": rng.integers(0, 4, 200), "operand_digits": rng.integers(1, 4, 200)}
+  result = exact_match(predicted, expected, groups)
+  assert 0.5 < result["exact"] < 1
+  for name in groups:
+    parts = result[f"exact_by_{name}"].values()
+    assert sum(p["n"] for p in parts) == 200
+    assert sum(p["n"] * p["exact"] for p in parts) / 200 == pytest.approx(result["exact"], abs=1e-12)
