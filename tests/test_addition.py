@@ -1,15 +1,17 @@
 """The addition experiment as a user runs it: train a small GPT on 2-digit addition through the CLI, then --ask it.
 
-Why this config: at 2 digits, 2 layers of width 64 with lr 1e-3 and batch 256, held-out exact match passed 95% by step
-400-500 in our sweep over seeds (see the resolving note of issue 4); 600 steps leave a margin. Chance is 1 in 1000."""
+Why this config: 2 digits, 2 layers of width 64, batch 256, lr 2e-3. Held-out exact match jumps from ~1% to ~99% within
+a few hundred steps; in our sweep (1000 held-out problems, CL) lr 2e-3 passed 99.4% by step 300 and reached 100% by step 400
+for seeds 0, 1 and 2. lr 1e-3 was slower (97% at step 400 for seed 1, 92% at step 600 for seed 0) and lr 3e-3 stayed stuck
+at loss 1.54 (2%) for 500 steps. 500 steps leave a margin; chance is 1 in 1000."""
 import subprocess, sys
 from pathlib import Path
 import pytest
 from tinyarith.metrics import read_metrics
 
 ADDITION = Path(__file__).parent.parent / "experiments" / "addition.py"
-SMALL = ["--digits", "2", "--n-layers", "2", "--d-model", "64", "--d-mlp", "256", "--lr", "1e-3", "--steps", "600",
-         "--eval-every", "200", "--test-size", "1000", "--seed", "0"]
+SMALL = ["--digits", "2", "--n-layers", "2", "--d-model", "64", "--d-mlp", "256", "--lr", "2e-3", "--steps", "500",
+         "--eval-every", "250", "--test-size", "1000", "--seed", "0"]
 
 def addition(*args, timeout=1800):
   return subprocess.run([sys.executable, str(ADDITION), *map(str, args)], capture_output=True, text=True, timeout=timeout)
@@ -24,7 +26,7 @@ def addition_run(tmp_path_factory):
 def test_a_small_gpt_learns_two_digit_addition(addition_run):
   out, stdout = addition_run
   rows = read_metrics(out)
-  assert rows[0]["test_exact"] < 0.05 and rows[-1]["step"] == 600
+  assert rows[0]["test_exact"] < 0.05 and rows[-1]["step"] == 500
   assert rows[-1]["test_exact"] >= 0.95
   assert sum(group["n"] for group in rows[-1]["test_exact_by_carries"].values()) == 1000
   assert "exact match by carries" in stdout and (out / "loss.png").is_file() and (out / "model.safetensors").is_file()
