@@ -1,8 +1,8 @@
 """The addition experiment as a user runs it: train a small GPT on 2-digit addition through the CLI, then --ask it.
 
 Why this config: 2 digits, 2 layers of width 64, batch 256, lr 2e-3. Held-out exact match jumps from ~1% to ~99% within
-a few hundred steps; in our sweep (1000 held-out problems, CL) lr 2e-3 passed 99.4% by step 300 and reached 100% by step 400
-for seeds 0, 1 and 2. lr 1e-3 was slower (97% at step 400 for seed 1, 92% at step 600 for seed 0) and lr 3e-3 stayed stuck
+a few hundred steps; in our sweep (1000 held-out problems, CL) lr 2e-3 passed 99.4% by step 300 for seeds 0, 1 and 2,
+and reached 100% by step 400 for seeds 1 and 2. lr 1e-3 was slower (97% at step 400 for seed 1, 92% at step 600 for seed 0) and lr 3e-3 stayed stuck
 at loss 1.54 (2%) for 500 steps. 500 steps leave a margin; chance is 1 in 1000."""
 import subprocess, sys
 from pathlib import Path
