@@ -4,8 +4,8 @@ import argparse, re
 import numpy as np
 from tinygrad import Tensor
 from tinyarith import cli
-from tinyarith.data import VOCAB, AdditionProblems, addition_tokens, next_token_targets, carries
-from tinyarith.decode import make_greedy_decoder, exact_match
+from tinyarith.data import VOCAB, AdditionProblems, addition_tokens, next_token_targets
+from tinyarith.decode import make_greedy_decoder, addition_answers, addition_exact_match
 from tinyarith.metrics import summary
 from tinyarith.train import train, load_run
 
@@ -15,19 +15,13 @@ def batch(a:np.ndarray, b:np.ndarray, args) -> tuple[Tensor, Tensor]:
   tokens = addition_tokens(a, b, args.digits, args.reverse)
   return Tensor(tokens), Tensor(next_token_targets(tokens))
 
-def answers(decoder, a:np.ndarray, b:np.ndarray, digits:int, reverse:bool) -> np.ndarray:
-  """A greedy decoder's answer digits to a+b, in the order the model writes them. (B,) -> (B, digits+1)"""
-  prompt = addition_tokens(a, b, digits, reverse)
-  prompt[:, 2 * digits + 2:] = 0
-  return decoder(prompt, 2 * digits + 2)[:, 2 * digits + 2:]
-
 def ask(question:str, run:str):
   config, model = load_run(run)
   digits, reverse = config["args"]["digits"], config["args"]["reverse"]
   if not (m := re.fullmatch(r"\s*(\d+)\s*\+\s*(\d+)\s*", question)): raise ValueError(f"--ask wants a question like '123+456', got {question!r}")
   a, b = int(m[1]), int(m[2])
   if max(a, b) >= 10 ** digits: raise ValueError(f"--ask: this model adds numbers of up to {digits} digits, got {question!r}")
-  written = answers(make_greedy_decoder(model), np.array([a]), np.array([b]), digits, reverse)[0]
+  written = addition_answers(make_greedy_decoder(model), np.array([a]), np.array([b]), digits, reverse)[0]
   value = int("".join(map(str, written[::-1] if reverse else written)))
   print(f"{a}+{b}={value}  (true {a + b}, {'right' if value == a + b else 'WRONG'}; the model wrote {''.join(map(str, written))})")
 
@@ -53,11 +47,7 @@ def main():
   problems = AdditionProblems(args.digits, args.test_size or min(10_000, 10 ** (2 * args.digits) // 5), args.seed)
   cfg, model, opt = cli.build_model(args, vocab=len(VOCAB), ctx_len=3 * args.digits + 3, n_out=10)  # outputs: the digits
   test_a, test_b = problems.test()
-  groups = {"carries": carries(test_a, test_b, args.digits),
-            "operand_digits": np.maximum(*(np.char.str_len(x.astype(str)) for x in (test_a, test_b)))}
-  expected = addition_tokens(test_a, test_b, args.digits, args.reverse)[:, 2 * args.digits + 2:]
-  decoder = make_greedy_decoder(model)
-  test_exact = lambda: {f"test_{k}": v for k, v in exact_match(answers(decoder, test_a, test_b, args.digits, args.reverse), expected, groups).items()}
+  test_exact = addition_exact_match(model, test_a, test_b, args.digits, args.reverse)
 
   out = args.out or f"runs/addition-{args.digits}d-{'rev' if args.reverse else 'plain'}-seed{args.seed}"
   print(f"{args.digits}-digit addition, {'reversed' if args.reverse else 'plain'} answers, {len(test_a)} held-out problems; writing {out}/")
@@ -66,7 +56,7 @@ def main():
                args.steps, args.eval_every, out,
                {"experiment": "addition", "seed": args.seed, "args": vars(args), "model": cfg.to_dict()}, test_exact)
   print(summary(rows))
-  for name in groups: print(f"exact match by {name}: " + ", ".join(f"{k}: {v['exact']:.4f} (n={v['n']})" for k, v in rows[-1][f"test_exact_by_{name}"].items()))
+  for name in ("carries", "operand_digits"): print(f"exact match by {name}: " + ", ".join(f"{k}: {v['exact']:.4f} (n={v['n']})" for k, v in rows[-1][f"test_exact_by_{name}"].items()))
   print(f"wrote {out}/config.json, metrics.jsonl, model.safetensors, loss.png")
 
 if __name__ == "__main__": main()

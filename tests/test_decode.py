@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from tinygrad import Tensor
 from tinyarith.data import addition_tokens, answer_value, decode
-from tinyarith.decode import make_greedy_decoder, exact_match
+from tinyarith.decode import make_greedy_decoder, exact_match, addition_answers, addition_exact_match
 
 class Successor:
   """A stand-in model whose logits force the prediction at each position to be (its token + 1) mod 10."""
@@ -21,10 +21,13 @@ def test_a_model_that_knows_the_answer_scores_exact_match_one():
   class Oracle:  # puts the right next token of the reversed answer at every position
     def __init__(self, tokens): self.next = Tensor(np.roll(tokens, -1, axis=1))
     def __call__(self, x:Tensor) -> Tensor: return self.next.one_hot(10).float()
-  a, b = np.array([12, 99, 5]), np.array([34, 1, 50])
-  tokens = addition_tokens(a, b, 2)
-  out = make_greedy_decoder(Oracle(tokens))(np.where(np.arange(9) >= 6, 0, tokens), 6)
-  assert (answer_value(out[:, 6:]) == a + b).all()
+  a, b = np.array([12, 99, 5, 0]), np.array([34, 1, 50, 7])
+  oracle = Oracle(addition_tokens(a, b, 2))
+  assert (answer_value(addition_answers(make_greedy_decoder(oracle), a, b, 2, reverse=True)) == a + b).all()
+  metrics = addition_exact_match(oracle, a, b, 2, reverse=True)()
+  assert metrics["test_exact"] == 1.0
+  assert metrics["test_exact_by_carries"] == {"0": {"n": 3, "exact": 1.0}, "2": {"n": 1, "exact": 1.0}}  # 99+1 carries twice
+  assert metrics["test_exact_by_operand_digits"] == {"1": {"n": 1, "exact": 1.0}, "2": {"n": 3, "exact": 1.0}}
 
 def test_exact_match_breakdown_adds_up_to_the_overall_figure():
   rng = np.random.default_rng(0)
