@@ -4,7 +4,7 @@ import argparse, re
 import numpy as np
 from tinygrad import Tensor
 from tinyarith import cli
-from tinyarith.data import VOCAB, AdditionProblems, addition_tokens, next_token_targets
+from tinyarith.data import VOCAB, AdditionProblems, addition_tokens, answer_value, next_token_targets
 from tinyarith.decode import make_greedy_decoder, addition_answers, addition_exact_match
 from tinyarith.metrics import summary
 from tinyarith.train import train, load_run
@@ -21,9 +21,9 @@ def ask(question:str, run:str):
   if not (m := re.fullmatch(r"\s*(\d+)\s*\+\s*(\d+)\s*", question)): raise ValueError(f"--ask wants a question like '123+456', got {question!r}")
   a, b = int(m[1]), int(m[2])
   if max(a, b) >= 10 ** digits: raise ValueError(f"--ask: this model adds numbers of up to {digits} digits, got {question!r}")
-  written = addition_answers(make_greedy_decoder(model), np.array([a]), np.array([b]), digits, reverse)[0]
-  value = int("".join(map(str, written[::-1] if reverse else written)))
-  print(f"{a}+{b}={value}  (true {a + b}, {'right' if value == a + b else 'WRONG'}; the model wrote {''.join(map(str, written))})")
+  written = addition_answers(make_greedy_decoder(model), np.array([a]), np.array([b]), digits, reverse)
+  value = int(answer_value(written, reverse)[0])
+  print(f"{a}+{b}={value}  (true {a + b}, {'right' if value == a + b else 'WRONG'}; the model wrote {''.join(map(str, written[0]))})")
 
 @cli.guarded
 def main():
