@@ -6,6 +6,7 @@ from tinygrad import Tensor
 from tinyarith import cli
 from tinyarith.data import VOCAB, AdditionProblems, addition_tokens, answer_value, next_token_targets
 from tinyarith.decode import make_greedy_decoder, addition_answers, addition_exact_match
+from tinyarith.loss import target_span
 from tinyarith.metrics import summary
 from tinyarith.train import train, load_run
 
@@ -51,10 +52,11 @@ def main():
 
   out = args.out or f"runs/addition-{args.digits}d-{'rev' if args.reverse else 'plain'}-seed{args.seed}"
   print(f"{args.digits}-digit addition, {'reversed' if args.reverse else 'plain'} answers, {len(test_a)} held-out problems; writing {out}/")
-  rows = train(model, opt, lambda: batch(*problems.sample(args.batch_size), args),
-               {"train": batch(*problems.sample(TRAIN_SAMPLE), args), "test": batch(test_a, test_b, args)},
+  train_sample, test_set = batch(*problems.sample(TRAIN_SAMPLE), args), batch(test_a, test_b, args)
+  span = target_span(train_sample[1].numpy())  # the "=" and the answer digits: the same positions in every padded problem
+  rows = train(model, opt, lambda: batch(*problems.sample(args.batch_size), args), {"train": train_sample, "test": test_set},
                args.steps, args.eval_every, out,
-               {"experiment": "addition", "seed": args.seed, "args": vars(args), "model": cfg.to_dict()}, test_exact)
+               {"experiment": "addition", "seed": args.seed, "args": vars(args), "model": cfg.to_dict()}, test_exact, span)
   print(summary(rows))
   for name in ("carries", "operand_digits"): print(f"exact match by {name}: " + ", ".join(f"{k}: {v['exact']:.4f} (n={v['n']})" for k, v in rows[-1][f"test_exact_by_{name}"].items()))
   print(f"wrote {out}/config.json, metrics.jsonl, model.safetensors, loss.png")

@@ -3,6 +3,7 @@ Defaults are the setup of Nanda et al. 2023, "Progress measures for grokking via
 from tinygrad import Tensor
 from tinyarith import cli
 from tinyarith.data import OPS, modular_split
+from tinyarith.loss import target_span
 from tinyarith.metrics import summary
 from tinyarith.train import train
 
@@ -26,7 +27,7 @@ def main():
   train_set, test_set = (Tensor(x_train), Tensor(y_train)), (Tensor(x_test), Tensor(y_test))
   print(f"{len(x_train)} train / {len(x_test)} test pairs of a {args.op} b mod {args.p}; writing {out}/")
   rows = train(model, opt, lambda: train_set, {"train": train_set, "test": test_set}, args.steps, args.eval_every, out,
-               {"experiment": "grokking", "seed": args.seed, "args": vars(args), "model": cfg.to_dict()})
+               {"experiment": "grokking", "seed": args.seed, "args": vars(args), "model": cfg.to_dict()}, span=target_span(y_train, y_test))
   print(summary(rows))
   print(f"wrote {out}/config.json, metrics.jsonl, model.safetensors, loss.png")
 

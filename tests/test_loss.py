@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from tinygrad import Tensor, dtypes
 import tinyarith.loss
-from tinyarith.loss import cross_entropy, accuracy, IGNORE
+from tinyarith.loss import target_span, cross_entropy, accuracy, IGNORE
 
 def numpy_mean_nll(logits, targets):
   z = logits.astype(np.float64)
@@ -45,3 +45,9 @@ def test_gradient_of_the_loss_is_softmax_minus_onehot():
 def test_accuracy_counts_kept_positions():
   logits = Tensor([[0.0, 1.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
   assert accuracy(logits, Tensor([1, 1, IGNORE, 0])).item() == pytest.approx(1 / 3)
+
+def test_target_span_is_the_smallest_run_of_positions_holding_every_kept_target():
+  grokking = np.array([[-1, -1, 5], [-1, -1, 7]])
+  assert target_span(grokking) == slice(2, 3)
+  assert target_span(np.array([[-1, 3, -1, -1]]), np.array([[-1, -1, -1, 4]])) == slice(1, 4)
+  with pytest.raises(ValueError, match="no kept targets"): target_span(np.full((2, 3), -1))

@@ -22,6 +22,20 @@ def test_changing_a_later_token_never_changes_earlier_logits(pos):
   np.testing.assert_allclose(a[:, :3], b[:, :3], rtol=1e-5, atol=1e-6)
   assert np.abs(a[:, 3:] - b[:, 3:]).max() > 1e-4  # and the change does reach the later positions
 
+@pytest.mark.parametrize("pos", ["learned", "rope"])
+def test_logits_at_a_span_of_positions_equal_those_of_the_full_pass(pos):
+  Tensor.manual_seed(2)
+  model = Transformer(Config(**TINY, layernorm=True, pos=pos))
+  x = Tensor(np.random.default_rng(0).integers(0, 11, (3, 6)))
+  full = model(x).numpy()
+  for span in (slice(2, 5), slice(5, 6), slice(0, 6)):
+    np.testing.assert_allclose(model(x, span).numpy(), full[:, span], rtol=1e-5, atol=1e-6)
+  with pytest.raises(ValueError, match="consecutive"): model(x, slice(0, 6, 2))
+
+def test_rope_at_an_offset_matches_the_same_positions_of_a_longer_sequence():
+  x = Tensor(np.random.default_rng(1).normal(size=(1, 2, 6, 8)).astype(np.float32))
+  np.testing.assert_allclose(rope(x[:, :, 4:], start=4).numpy(), rope(x).numpy()[:, :, 4:], rtol=1e-5, atol=1e-6)
+
 def test_rope_keeps_norms_and_rotates_by_position():
   x = Tensor.ones(1, 1, 5, 8)  # the same vector at every position
   r = rope(x).numpy()[0, 0]

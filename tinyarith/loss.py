@@ -1,4 +1,5 @@
 """Masked cross-entropy that stays accurate when the model is nearly certain, and accuracy."""
+import numpy as np
 from tinygrad import Tensor, Device, dtypes
 
 IGNORE = -1  # target of a position that does not count
@@ -30,3 +31,10 @@ def accuracy(logits:Tensor, targets:Tensor) -> Tensor:
   """Fraction of the kept positions whose argmax is the target."""
   keep = targets != IGNORE
   return ((logits.argmax(-1) == targets) & keep).sum() / keep.sum().maximum(1)
+
+def target_span(*targets:np.ndarray) -> slice:
+  """The smallest run of positions that holds every kept target of these (N, T) arrays: the only positions the model
+  needs logits for (model(x, out=span)). [[-1, -1, 5], [-1, -1, 7]] -> slice(2, 3)"""
+  kept = np.flatnonzero(np.any(np.concatenate([t.reshape(-1, t.shape[-1]) for t in targets]) != IGNORE, axis=0))
+  if len(kept) == 0: raise ValueError("no kept targets: every target is IGNORE")
+  return slice(int(kept[0]), int(kept[-1]) + 1)

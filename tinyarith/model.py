@@ -37,11 +37,11 @@ class LayerNorm:
   def __init__(self, dim:int): self.gain, self.bias = Tensor.ones(dim), Tensor.zeros(dim)
   def __call__(self, x:Tensor) -> Tensor: return x.layernorm(eps=1e-5) * self.gain + self.bias
 
-def rope(x:Tensor, base:float=10000.0) -> Tensor:
-  """Rotate the two halves of each head's features by position-dependent angles (as in seed 000). x: (B, H, T, hs)"""
+def rope(x:Tensor, start:int=0, base:float=10000.0) -> Tensor:
+  """Rotate the two halves of each head's features by angles set by the position, start..start+T-1 (as in seed 000). x: (B, H, T, hs)"""
   T, half = x.shape[-2], x.shape[-1] // 2
   freqs = (Tensor.arange(half, dtype=dtypes.float32) * (-math.log(base) / half)).exp()  # (half,)
-  angles = Tensor.arange(T, dtype=dtypes.float32).unsqueeze(1) * freqs.unsqueeze(0)   # (T, half)
+  angles = Tensor.arange(start, start + T, dtype=dtypes.float32).unsqueeze(1) * freqs.unsqueeze(0)   # (T, half)
   cos, sin = angles.cos(), angles.sin()
   x1, x2 = x[..., :half], x[..., half:]
   return (x1 * cos - x2 * sin).cat(x1 * sin + x2 * cos, dim=-1)
@@ -53,12 +53,17 @@ class Attention:
     self.wq, self.wk, self.wv = (weight(cfg.d_model, cfg.d_model, std) for _ in range(3))
     self.wo = weight(cfg.d_model, cfg.d_model, out_std)
 
-  def __call__(self, x:Tensor) -> Tensor:
+  def __call__(self, x:Tensor, out:slice) -> Tensor:
+    """x (B, T, C) -> (B, T_out, C): attention outputs at the positions out only, each reading every position up to itself"""
     B, T, C = x.shape
-    q, k, v = (x.matmul(w).reshape(B, T, self.cfg.n_heads, self.cfg.d_head).transpose(1, 2) for w in (self.wq, self.wk, self.wv))  # (B, H, T, hs)
-    if self.cfg.pos == "rope": q, k = rope(q), rope(k)
-    y = q.scaled_dot_product_attention(k, v, is_causal=True)  # (B, H, T, hs)
-    return y.transpose(1, 2).reshape(B, T, C).matmul(self.wo)  # (B, T, C)
+    # contiguous_backward: the gradient of each projection is stored, not recomputed (RoPE's included) inside the weight-gradient kernels
+    heads = lambda t: t.contiguous_backward().reshape(B, t.shape[1], self.cfg.n_heads, self.cfg.d_head).transpose(1, 2)  # (B, H, T, hs)
+    q, k, v = heads(x[:, out].matmul(self.wq)), heads(x.matmul(self.wk)), heads(x.matmul(self.wv))
+    if self.cfg.pos == "rope": q, k = rope(q, out.start), rope(k)
+    q, k, v = q.contiguous(), k.contiguous(), v.contiguous()  # else the score kernel redoes the projections for every pair
+    causal = Tensor.ones(T, T, dtype=dtypes.bool).tril()[out]  # (T_out, T)
+    y = q.scaled_dot_product_attention(k, v, attn_mask=causal)  # (B, H, T_out, hs)
+    return y.transpose(1, 2).reshape(B, q.shape[2], C).matmul(self.wo)  # (B, T_out, C)
 
 class MLP:
   def __init__(self, cfg:Config, out_std:float|None):
@@ -73,8 +78,9 @@ class Block:
     self.attn, self.mlp = Attention(cfg, out_std), MLP(cfg, out_std)
     self.ln1, self.ln2 = (LayerNorm(cfg.d_model), LayerNorm(cfg.d_model)) if cfg.layernorm else (None, None)
 
-  def __call__(self, x:Tensor) -> Tensor:
-    x = x + self.attn(self.ln1(x) if self.ln1 else x)
+  def __call__(self, x:Tensor, out:slice) -> Tensor:
+    """x (B, T, C) -> (B, T_out, C) at the positions out"""
+    x = x[:, out] + self.attn(self.ln1(x) if self.ln1 else x, out)
     return x + self.mlp(self.ln2(x) if self.ln2 else x)
 
 class Transformer:
@@ -88,13 +94,16 @@ class Transformer:
     self.unembed = weight(cfg.d_model, cfg.n_classes, 0.02 if cfg.layernorm else None)
     Tensor.realize(*get_parameters(self))  # lazy weights would redo the random draws inside every kernel that reads them
 
-  def __call__(self, tokens:Tensor) -> Tensor:
-    """tokens (B, T) int -> logits (B, T, n_classes)"""
+  def __call__(self, tokens:Tensor, out:slice=slice(None)) -> Tensor:
+    """tokens (B, T) int -> logits (B, T_out, n_classes) at the positions out (default all).
+    Asking only for the positions that reach the loss saves the last block's queries, attention outputs and MLP elsewhere."""
     T = tokens.shape[1]
     if T > self.cfg.ctx_len: raise ValueError(f"sequence of {T} tokens is longer than ctx_len {self.cfg.ctx_len}")
+    start, stop, step = out.indices(T)
+    if step != 1 or start >= stop: raise ValueError(f"out must be a non-empty slice of consecutive positions, got {out}")
     x = self.tok_emb[tokens]  # (B, T, C)
     if self.pos_emb is not None: x = x + self.pos_emb[:T]
     x = x.contiguous()  # the gather is a compare over the whole vocabulary: without this every matmul reading x redoes it
-    x = x.sequential(self.blocks)
+    for i, block in enumerate(self.blocks): x = block(x, slice(start, stop) if i == len(self.blocks) - 1 else slice(0, T))
     if self.ln_f: x = self.ln_f(x)
-    return x.matmul(self.unembed)  # (B, T, n_classes)
+    return x.matmul(self.unembed)  # (B, T_out, n_classes)

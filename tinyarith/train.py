@@ -17,34 +17,38 @@ Batch = tuple[Tensor, Tensor]  # tokens (B, T), targets (B, T)
 def adamw(model, lr:float=1e-3, beta1:float=0.9, beta2:float=0.98, weight_decay:float=1.0) -> AdamW:
   return AdamW(get_parameters(model), lr=lr, b1=beta1, b2=beta2, weight_decay=weight_decay)
 
-def make_train_step(model, opt) -> Callable[[Tensor, Tensor], Tensor]:
+def make_train_step(model, opt, span:slice=slice(None)) -> Callable[[Tensor, Tensor], Tensor]:
+  """A JIT'd step on a batch x, y (B, T) whose kept targets all lie in the positions span (see loss.target_span)."""
   @TinyJit
   @Context(TRAINING=1)
   def train_step(x:Tensor, y:Tensor) -> Tensor:
     opt.zero_grad()
-    loss = cross_entropy(model(x), y).backward()
+    loss = cross_entropy(model(x, span), y[:, span]).backward()
     return loss.realize(*opt.schedule_step())
   return train_step
 
-def make_eval_step(model) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+def make_eval_step(model, span:slice=slice(None)) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
   @TinyJit
   def eval_step(x:Tensor, y:Tensor) -> tuple[Tensor, Tensor]:
-    logits = model(x)
-    return cross_entropy(logits, y).realize(), accuracy(logits, y).realize()
+    logits, y = model(x, span), y[:, span]
+    loss, acc = cross_entropy(logits, y), accuracy(logits, y)
+    Tensor.realize(loss, acc)  # together: realizing them one by one ran the forward pass twice
+    return loss, acc
   return eval_step
 
 def train(model, opt, next_batch:Callable[[], Batch], eval_sets:dict[str, Batch], steps:int, eval_every:int,
-          out_dir:str|Path, config:dict, extra_metrics:Callable[[], dict]|None=None) -> list[dict]:
+          out_dir:str|Path, config:dict, extra_metrics:Callable[[], dict]|None=None, span:slice=slice(None)) -> list[dict]:
   """Train for `steps` steps, evaluating every eval_every steps (and at 0 and the end) on each named eval set
-  (loss and accuracy over its kept targets), plus whatever extra_metrics() returns.
+  (loss and accuracy over its kept targets), plus whatever extra_metrics() returns. Every kept target must lie in the
+  positions span: the model computes logits only there.
   Leaves out_dir/{config.json (config plus tinygrad version and device), metrics.jsonl, model.safetensors, loss.png};
   returns the metrics rows."""
   out_dir = Path(out_dir)
   out_dir.mkdir(parents=True, exist_ok=True)
   config = {**config, "tinygrad": version("tinygrad"), "device": Device.DEFAULT}
   (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-  eval_sets = {name: (make_eval_step(model), x.realize(), y.realize()) for name, (x, y) in eval_sets.items()}
-  train_step, log, rows, start = make_train_step(model, opt), MetricsLog(out_dir / "metrics.jsonl"), [], time.perf_counter()
+  eval_sets = {name: (make_eval_step(model, span), x.realize(), y.realize()) for name, (x, y) in eval_sets.items()}
+  train_step, log, rows, start = make_train_step(model, opt, span), MetricsLog(out_dir / "metrics.jsonl"), [], time.perf_counter()
 
   def evaluate(step:int) -> dict:
     row = {"step": step}

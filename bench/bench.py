@@ -1,0 +1,149 @@
+"""tinyarith against the same model in PyTorch eager, in one run on one machine: train and eval steps/s, time to the first step.
+
+  python bench/bench.py                       # every row; DEV=CPU|CL|CUDA picks tinygrad's device
+  python bench/bench.py --rows grok-train addition-train --windows 7
+
+Each rate is the median of --windows timed windows (about --window-s seconds each) after warm-up, with the device
+synchronised before every clock read. The first-step rows run a fresh process and time it from launch to the end of
+its first train step, with an empty and then a warm tinygrad kernel cache (CACHEDB pointed at a new file)."""
+import argparse, math, os, platform, statistics, subprocess, sys, tempfile, time
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Callable
+import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tinyarith.data import VOCAB, AdditionProblems, addition_tokens, modular_split, next_token_targets
+from tinyarith.loss import target_span
+from tinyarith.model import Config
+
+@dataclass
+class Workload:
+  cfg: Config
+  opt: dict                                                   # AdamW hyperparameters
+  next_batch: Callable[[], tuple[np.ndarray, np.ndarray]]     # tokens (B, T), targets (B, T)
+  eval_set: tuple[np.ndarray, np.ndarray] | None = None
+  fixed_batch: bool = False                                   # full batch: the same arrays every step
+  @property
+  def span(self) -> slice: return target_span(self.next_batch()[1])
+
+def grokking() -> Workload:  # experiments/grokking.py defaults: p=113, 30% of pairs, full batch
+  x_train, y_train, x_test, y_test = modular_split(113, "+", 0.3, 0)
+  return Workload(Config(vocab=114, ctx_len=3, n_out=113), dict(lr=1e-3, beta1=0.9, beta2=0.98, weight_decay=1.0),
+                  lambda: (x_train, y_train), (x_test, y_test), fixed_batch=True)
+
+def addition() -> Workload:  # experiments/addition.py defaults: 3 digits, batch 256, 4 layers, LayerNorm, RoPE
+  problems = AdditionProblems(3, 10_000, 0)
+  def next_batch():
+    tokens = addition_tokens(*problems.sample(256), 3)
+    return tokens, next_token_targets(tokens)
+  return Workload(Config(vocab=len(VOCAB), ctx_len=12, n_layers=4, layernorm=True, pos="rope", n_out=10),
+                  dict(lr=1e-3, beta1=0.9, beta2=0.999, weight_decay=0.01), next_batch)
+
+WORKLOADS = {"grok": grokking, "addition": addition}
+
+# ---- the two frameworks: each gives (train step, eval step, sync) for a workload
+
+def tinyarith_steps(w:Workload):
+  from tinygrad import Tensor, Device
+  from tinyarith.model import Transformer
+  from tinyarith.train import adamw, make_train_step, make_eval_step
+  Tensor.manual_seed(0)
+  model = Transformer(w.cfg)
+  train_step, eval_step = make_train_step(model, adamw(model, **w.opt), w.span), make_eval_step(model, w.span)
+  fixed = [Tensor(a).realize() for a in w.next_batch()] if w.fixed_batch else None
+  def train(): train_step(*(fixed or [Tensor(a) for a in w.next_batch()]))
+  evals = [Tensor(a).realize() for a in w.eval_set] if w.eval_set else None
+  return train, (lambda: eval_step(*evals)), Device[Device.DEFAULT].synchronize
+
+def torch_steps(w:Workload):
+  import torch
+  from bench.torch_model import Transformer, loss_and_accuracy
+  device = "cuda" if os.environ.get("DEV", "").startswith("CUDA") and torch.cuda.is_available() else "cpu"
+  torch.manual_seed(0)
+  model = Transformer(w.cfg).to(device)
+  opt = torch.optim.AdamW(model.parameters(), lr=w.opt["lr"], betas=(w.opt["beta1"], w.opt["beta2"]), weight_decay=w.opt["weight_decay"])
+  as_torch = lambda arrays: [torch.from_numpy(a).long().to(device) for a in arrays]
+  fixed = as_torch(w.next_batch()) if w.fixed_batch else None
+  def train():
+    x, y = fixed or as_torch(w.next_batch())
+    opt.zero_grad(set_to_none=True)
+    loss_and_accuracy(model(x), y)[0].backward()
+    opt.step()
+  evals = as_torch(w.eval_set) if w.eval_set else None
+  @torch.no_grad()
+  def evaluate(): loss_and_accuracy(model(evals[0]), evals[1])
+  return train, evaluate, (torch.cuda.synchronize if device == "cuda" else (lambda: None))
+
+FRAMEWORKS = {"tinyarith": tinyarith_steps, "torch": torch_steps}
+
+def rate(step:Callable[[], None], sync:Callable[[], None], windows:int, window_s:float, warmup:int=3) -> float:
+  """steps/s: median over timed windows, after warm-up steps (tinygrad's JIT runs, captures, then replays)"""
+  for _ in range(warmup): step()
+  sync()
+  t = time.perf_counter(); step(); sync()
+  n = max(1, math.ceil(window_s / (time.perf_counter() - t)))
+  times = []
+  for _ in range(windows):
+    sync(); t = time.perf_counter()
+    for _ in range(n): step()
+    sync(); times.append(time.perf_counter() - t)
+  return n / statistics.median(times)
+
+def first_step(framework:str, workload:str, env:dict) -> float:
+  """seconds from launching a fresh process to the end of its first train step"""
+  t = time.perf_counter()
+  proc = subprocess.run([sys.executable, __file__, "--first-step-child", framework, workload], env={**os.environ, **env},
+                        capture_output=True, text=True)
+  if proc.returncode: sys.exit(f"first-step child failed:\n{proc.stderr[-2000:]}")
+  return time.perf_counter() - t
+
+def first_step_child(framework:str, workload:str):
+  train, _, sync = FRAMEWORKS[framework](WORKLOADS[workload]())
+  train(); sync()
+
+ROWS = ["grok-train", "grok-eval", "addition-train", "first-step"]
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--rows", nargs="+", choices=ROWS, default=ROWS)
+  parser.add_argument("--windows", type=int, default=5)
+  parser.add_argument("--window-s", type=float, default=3.0)
+  parser.add_argument("--no-torch", action="store_true", help="tinyarith only")
+  parser.add_argument("--first-step-child", nargs=2, help=argparse.SUPPRESS)
+  args = parser.parse_args()
+  if args.first_step_child: return first_step_child(*args.first_step_child)
+
+  from tinygrad import Device
+  frameworks = ["tinyarith"] + ([] if args.no_torch else ["torch"])
+  torch_version = "-" if args.no_torch else version("torch")
+  print(f"device {Device.DEFAULT}, tinygrad {version('tinygrad')}, torch {torch_version}, {os.cpu_count()} cpus, {platform.processor() or platform.machine()}")
+  results = []  # (row, unit, {framework: value}), higher is better for steps/s, lower for seconds
+  for workload in ("grok", "addition"):
+    kinds = [k for k in ("train", "eval") if f"{workload}-{k}" in args.rows]
+    for framework in frameworks if kinds else []:
+      train, evaluate, sync = FRAMEWORKS[framework](WORKLOADS[workload]())
+      for kind in kinds:
+        value = rate(train if kind == "train" else evaluate, sync, args.windows, args.window_s)
+        row = next((r for r in results if r[0] == f"{workload} {kind}"), None) or results.append((f"{workload} {kind}", "steps/s", {})) or results[-1]
+        row[2][framework] = value
+        print(f"  {framework:9s} {workload} {kind}: {value:.3f} steps/s", flush=True)
+  if "first-step" in args.rows:
+    for workload in WORKLOADS:
+      with tempfile.TemporaryDirectory() as tmp:
+        cache = {"CACHEDB": str(Path(tmp) / "cache.db")}
+        for label in ("empty cache", "warm cache"):
+          values = {"tinyarith": first_step("tinyarith", workload, cache)}
+          if "torch" in frameworks: values["torch"] = first_step("torch", workload, {})
+          results.append((f"{workload} first step, {label}", "s", values))
+          print(f"  {workload} first step, {label}: " + ", ".join(f"{k} {v:.1f} s" for k, v in values.items()), flush=True)
+
+  print(f"\n| {'':34s} | {'tinyarith':>10s} | {'PyTorch':>10s} | tinyarith/PyTorch |\n|{'-'*36}|{'-'*12}|{'-'*12}|{'-'*19}|")
+  for name, unit, v in results:
+    tiny, ref = v.get("tinyarith"), v.get("torch")
+    ratio = "" if ref is None else f"{(tiny / ref if unit == 'steps/s' else ref / tiny):.2f}x"
+    fmt = lambda x: "-" if x is None else (f"{x:.3g}" if unit == "steps/s" else f"{x:.1f} s")
+    print(f"| {name + (' (steps/s)' if unit == 'steps/s' else ''):34s} | {fmt(tiny):>10s} | {fmt(ref):>10s} | {ratio:>17s} |")
+  print("ratio: tinyarith's speed over PyTorch's (above 1: tinyarith is faster); PyTorch has no kernel cache, its two first-step rows are separate launches")
+
+if __name__ == "__main__": main()
