@@ -1,8 +1,11 @@
+import os, tempfile
 import pytest
 from tinygrad import Tensor
 from tinyarith.data import modular_split
 from tinyarith.model import Config, Transformer
 from tinyarith.train import adamw, train
+
+os.environ.setdefault("TINYARITH_CACHE", tempfile.mkdtemp(prefix="tinyarith-cache-"))  # captured steps: none from earlier runs
 
 # A grokking run small enough for CI: see test_learning.py for why this config
 GROK = dict(p=23, train_frac=0.8, lr=3e-3, steps=600, eval_every=50, seed=0)

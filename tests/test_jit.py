@@ -18,3 +18,17 @@ def test_train_step_replays_captured_kernels_without_scheduling(monkeypatch):
   losses += [step(x, y).item() for _ in range(5)]
   assert scheduled == []  # replays run the captured kernels; nothing new is scheduled or compiled
   assert losses[-1] < losses[0]  # and they really train: the weights the kernels update are the model's
+
+def test_a_train_step_loaded_from_the_cache_trains_exactly_like_a_fresh_capture(tmp_path, monkeypatch):
+  x, y, _, _ = modular_split(7, "+", 0.5, seed=0)
+  x, y = Tensor(x).realize(), Tensor(y).realize()
+  def losses(seed:int, cache:str) -> list[float]:
+    monkeypatch.setenv("TINYARITH_CACHE", cache)
+    Tensor.manual_seed(seed)
+    model = Transformer(Config(vocab=8, ctx_len=3, d_model=16, n_heads=2, d_mlp=32, n_out=7))
+    step = make_train_step(model, adamw(model), slice(2, 3))
+    return [step(x, y).item() for _ in range(4)] + [model.unembed.numpy().sum()]
+  fresh = losses(1, "0")                  # no cache: run, capture, replay
+  losses(0, str(tmp_path))                # another seed captures and saves the step
+  assert len(list(tmp_path.glob("train_step-*.pkl"))) == 1
+  assert losses(1, str(tmp_path)) == fresh  # loaded: the saved weights are overwritten with this seed's, bit for bit

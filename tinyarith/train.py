@@ -11,6 +11,7 @@ from tinyarith.loss import IGNORE, cross_entropy, accuracy
 from tinyarith.model import Config, Transformer
 from tinyarith.metrics import MetricsLog
 from tinyarith.plot import plot_runs
+from tinyarith.stepcache import persistent
 
 Batch = tuple[Tensor, Tensor]  # tokens (B, T), targets (B, T)
 
@@ -26,7 +27,10 @@ def pad_rows(x:Tensor, y:Tensor) -> Batch:
   return x.pad(((0, pad), (0, 0))), y.pad(((0, pad), (0, 0)), value=IGNORE)
 
 def make_train_step(model, opt, span:slice=slice(None)) -> Callable[[Tensor, Tensor], Tensor]:
-  """A JIT'd step on a batch x, y (B, T) whose kept targets all lie in the positions span (see loss.target_span)."""
+  """A JIT'd step on a batch x, y (B, T) whose kept targets all lie in the positions span (see loss.target_span).
+  Its capture is kept on disk (tinyarith.stepcache): a later run of the same shapes skips the ~10 s of scheduling."""
+  key = {"model": model.cfg.to_dict(), "opt": [opt.b1, opt.b2, opt.wd, opt.eps], "span": [span.start, span.stop]}
+  @persistent("train_step", key, get_state_dict(opt))
   @TinyJit
   @Context(TRAINING=1)
   def train_step(x:Tensor, y:Tensor) -> Tensor:

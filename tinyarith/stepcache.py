@@ -1,0 +1,57 @@
+"""Captured JIT steps kept on disk between runs. tinygrad caches compiled kernels, but scheduling a training step still
+takes ~10 s every start; a step loaded from here replays from its first call instead.
+
+A file is keyed by everything its graph bakes in: the label, the argument shapes and dtypes, the caller's key (model
+config, optimizer constants, span), the device, the tinygrad version and tinyarith's own source. It holds the captured
+JIT and the Tensors it reads and writes (weights, optimizer moments); loading gives those Tensors this run's values and
+points this run's Tensors at them, so the run goes on exactly as if it had captured the step itself.
+TINYARITH_CACHE=0 turns it off; TINYARITH_CACHE=DIR moves it (default ~/.cache/tinyarith)."""
+import hashlib, json, os, pickle
+from importlib.metadata import version
+from pathlib import Path
+from typing import Callable
+from tinygrad import Tensor, Device
+
+SOURCE = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py")))).hexdigest()
+
+def cache_dir() -> Path|None:
+  setting = os.environ.get("TINYARITH_CACHE", "")
+  if setting == "0": return None
+  return Path(setting) if setting else Path.home() / ".cache" / "tinyarith"
+
+class PersistentJit:
+  def __init__(self, jit, label:str, key:dict, state:dict[str, Tensor]):
+    self.jit, self.label, self.key, self.state, self.path = jit, label, key, state, None
+
+  @property
+  def captured(self): return self.jit.captured
+
+  def __call__(self, *args:Tensor):
+    if self.path is None and (folder := cache_dir()) is not None: self._load(folder, args)
+    ret = self.jit(*args)
+    if self.path is not None and self.jit.captured is not None and not self.path.exists(): self._save()
+    return ret
+
+  def _load(self, folder:Path, args:tuple[Tensor, ...]):
+    key = {"label": self.label, **self.key, "args": [(a.shape, str(a.dtype)) for a in args], "device": Device.DEFAULT,
+           "tinygrad": version("tinygrad"), "tinyarith": SOURCE}
+    self.path = folder / f"{self.label}-{hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]}.pkl"
+    if not self.path.exists() or self.jit.cnt: return
+    try: state, jit = pickle.loads(self.path.read_bytes())
+    except Exception: return  # unreadable (a different Python, a torn write): capture afresh
+    if state.keys() != self.state.keys(): return
+    for name, t in self.state.items():
+      loaded = state[name].uop.base.buffer
+      loaded.copy_from(t.realize().uop.base.buffer)  # the loaded buffers take this run's values...
+      t.uop = state[name].uop  # ...and this run's Tensors live in them from now on
+    self.jit = jit
+
+  def _save(self):
+    self.path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(pickle.dumps((self.state, self.jit)))
+    tmp.replace(self.path)  # whole or absent: another run never reads half a file
+
+def persistent(label:str, key:dict, state:dict[str, Tensor]) -> Callable:
+  """Decorator for a TinyJit: keep its capture on disk under label and key (see the module docstring)."""
+  return lambda jit: PersistentJit(jit, label, key, state)
