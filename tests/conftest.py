@@ -14,8 +14,7 @@ GROK = dict(p=23, train_frac=0.8, lr=3e-3, steps=600, eval_every=50, seed=0)
 def grok_run(tmp_path_factory):
   out = tmp_path_factory.mktemp("grok")
   x_train, y_train, x_test, y_test = modular_split(GROK["p"], "+", GROK["train_frac"], GROK["seed"])
-  Tensor.manual_seed(GROK["seed"])
-  model = Transformer(Config(vocab=GROK["p"] + 1, ctx_len=3, n_out=GROK["p"]))
+  model = Transformer(Config(vocab=GROK["p"] + 1, ctx_len=3, n_out=GROK["p"]), seed=GROK["seed"])
   train_set = (Tensor(x_train), Tensor(y_train))
   train(model, adamw(model, lr=GROK["lr"]), lambda: train_set, {"train": train_set, "test": (Tensor(x_test), Tensor(y_test))},
         GROK["steps"], GROK["eval_every"], out, {"test": "grok_run", **GROK})

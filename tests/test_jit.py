@@ -4,8 +4,7 @@ from tinyarith.model import Config, Transformer
 from tinyarith.train import adamw, make_train_step
 
 def test_train_step_replays_captured_kernels_without_scheduling(monkeypatch):
-  Tensor.manual_seed(0)
-  model = Transformer(Config(vocab=8, ctx_len=3, d_model=16, n_heads=2, d_mlp=32, n_out=7))
+  model = Transformer(Config(vocab=8, ctx_len=3, d_model=16, n_heads=2, d_mlp=32, n_out=7), seed=0)
   x, y, _, _ = modular_split(7, "+", 0.5, seed=0)
   x, y = Tensor(x).realize(), Tensor(y).realize()
   step = make_train_step(model, adamw(model))
@@ -24,8 +23,7 @@ def test_a_train_step_loaded_from_the_cache_trains_exactly_like_a_fresh_capture(
   x, y = Tensor(x).realize(), Tensor(y).realize()
   def losses(seed:int, cache:str) -> list[float]:
     monkeypatch.setenv("TINYARITH_CACHE", cache)
-    Tensor.manual_seed(seed)
-    model = Transformer(Config(vocab=8, ctx_len=3, d_model=16, n_heads=2, d_mlp=32, n_out=7))
+    model = Transformer(Config(vocab=8, ctx_len=3, d_model=16, n_heads=2, d_mlp=32, n_out=7), seed=seed)
     step = make_train_step(model, adamw(model), slice(2, 3))
     return [step(x, y).item() for _ in range(4)] + [model.unembed.numpy().sum()]
   fresh = losses(1, "0")                  # no cache: run, capture, replay

@@ -8,14 +8,12 @@ TINY = dict(vocab=11, ctx_len=6, n_layers=2, d_model=16, n_heads=2, d_mlp=32)
 
 @pytest.mark.parametrize("layernorm,pos", [(False, "learned"), (True, "rope")])
 def test_logits_have_one_row_of_classes_per_position(layernorm, pos):
-  Tensor.manual_seed(0)
-  model = Transformer(Config(**TINY, layernorm=layernorm, pos=pos, n_out=7))
+  model = Transformer(Config(**TINY, layernorm=layernorm, pos=pos, n_out=7), seed=0)
   assert model(Tensor([[1, 2, 3, 4, 5], [0, 0, 0, 0, 0]])).shape == (2, 5, 7)
 
 @pytest.mark.parametrize("pos", ["learned", "rope"])
 def test_changing_a_later_token_never_changes_earlier_logits(pos):
-  Tensor.manual_seed(1)
-  model = Transformer(Config(**TINY, layernorm=True, pos=pos))
+  model = Transformer(Config(**TINY, layernorm=True, pos=pos), seed=1)
   x = np.array([[3, 1, 4, 1, 5, 9]])
   y = x.copy(); y[0, 3] = 7
   a, b = model(Tensor(x)).numpy(), model(Tensor(y)).numpy()
@@ -24,8 +22,7 @@ def test_changing_a_later_token_never_changes_earlier_logits(pos):
 
 @pytest.mark.parametrize("pos", ["learned", "rope"])
 def test_logits_at_a_span_of_positions_equal_those_of_the_full_pass(pos):
-  Tensor.manual_seed(2)
-  model = Transformer(Config(**TINY, layernorm=True, pos=pos))
+  model = Transformer(Config(**TINY, layernorm=True, pos=pos), seed=2)
   x = Tensor(np.random.default_rng(0).integers(0, 11, (3, 6)))
   full = model(x).numpy()
   for span in (slice(2, 5), slice(5, 6), slice(0, 6)):
@@ -51,8 +48,7 @@ def test_rope_scores_depend_only_on_relative_position():
   assert abs(rq[3] @ rk[1] - rq[3] @ rk[2]) > 1e-3
 
 def test_init_is_scaled_by_fan_in_not_std_one():
-  Tensor.manual_seed(0)
-  model = Transformer(Config(vocab=114, ctx_len=3, d_model=128, d_mlp=512))
+  model = Transformer(Config(vocab=114, ctx_len=3, d_model=128, d_mlp=512), seed=0)
   assert model.blocks[0].mlp.w_out.std().item() == pytest.approx(512 ** -0.5, rel=0.05)
   assert model.blocks[0].attn.wq.std().item() == pytest.approx(128 ** -0.5, rel=0.05)
 
@@ -61,9 +57,8 @@ def test_bad_configs_say_what_is_wrong(kw, message):
   with pytest.raises(ValueError, match=message): Config(**{**TINY, **kw})
 
 def test_gradient_matches_central_finite_difference():
-  Tensor.manual_seed(2)
   with Context(DEFAULT_FLOAT="float64"):  # so the finite difference is exact enough to compare
-    model = Transformer(Config(vocab=7, ctx_len=4, n_layers=1, d_model=8, n_heads=2, d_mlp=16, layernorm=True, pos="rope"))
+    model = Transformer(Config(vocab=7, ctx_len=4, n_layers=1, d_model=8, n_heads=2, d_mlp=16, layernorm=True, pos="rope"), seed=2)
   assert model.blocks[0].mlp.w_in.dtype == dtypes.float64
   x, y = Tensor([[1, 2, 3, 4], [6, 5, 4, 0]]), Tensor([[-1, 3, 1, 2], [-1, -1, 0, 6]])
   loss = lambda: cross_entropy(model(x), y)

@@ -1,7 +1,6 @@
 """The argument pieces both experiments share, and the one error path for bad input: one line on stderr, exit 2."""
 import argparse, sys
 from typing import Callable, NoReturn
-from tinygrad import Tensor
 from tinyarith.model import Config, Transformer
 from tinyarith.train import adamw
 
@@ -40,8 +39,7 @@ def build_model(args:argparse.Namespace, vocab:int, ctx_len:int, n_out:int|None=
   try: cfg = Config(vocab=vocab, ctx_len=ctx_len, n_layers=args.n_layers, d_model=args.d_model, n_heads=args.n_heads,
                     d_mlp=args.d_mlp, layernorm=args.layernorm, pos=args.pos, n_out=n_out)
   except ValueError as e: fail(str(e))
-  Tensor.manual_seed(args.seed)
-  model = Transformer(cfg)
+  model = Transformer(cfg, seed=args.seed)
   return cfg, model, adamw(model, args.lr, args.beta1, args.beta2, args.weight_decay)
 
 def guarded(main:Callable[[], None]) -> Callable[[], None]:
