@@ -7,5 +7,5 @@ setup(
   packages=["tinyarith"],
   python_requires=">=3.10",
   install_requires=["tinygrad>=0.14,<0.15", "numpy", "matplotlib"],
-  extras_require={"test": ["pytest"]},
+  extras_require={"test": ["pytest"], "bench": ["torch>=2"]},  # torch only to compare speeds in bench/
 )
