@@ -3,8 +3,9 @@ takes ~10 s every start; a step loaded from here replays from its first call ins
 
 A file is keyed by everything its graph bakes in: the label, the argument shapes and dtypes, the caller's key (model
 config, optimizer constants, span), the device, the tinygrad version and tinyarith's own source. It holds the captured
-JIT and the Tensors it reads and writes (weights, optimizer moments); loading gives those Tensors this run's values and
-points this run's Tensors at them, so the run goes on exactly as if it had captured the step itself.
+JIT and the Tensors it reads and writes (weights, optimizer moments). Loading re-points the saved step at this run's
+Tensors in their place, so this run's values are used and every other reader of them (the eval step, the decoder) sees
+the updates: the run goes on exactly as if it had captured the step itself.
 TINYARITH_CACHE=0 turns it off; TINYARITH_CACHE=DIR moves it (default ~/.cache/tinyarith)."""
 import hashlib, json, os, pickle
 from importlib.metadata import version
@@ -40,10 +41,9 @@ class PersistentJit:
     try: state, jit = pickle.loads(self.path.read_bytes())
     except Exception: return  # unreadable (a different Python, a torn write): capture afresh
     if state.keys() != self.state.keys(): return
-    for name, t in self.state.items():
-      loaded = state[name].uop.base.buffer
-      loaded.copy_from(t.realize().uop.base.buffer)  # the loaded buffers take this run's values...
-      t.uop = state[name].uop  # ...and this run's Tensors live in them from now on
+    # point the loaded step at this run's buffers (weights, optimizer state), so that every Tensor and every other JIT
+    # that reads them keeps doing so; the pickled values are dropped
+    jit.captured._linear = jit.captured._linear.substitute({state[name].uop.base: t.realize().uop.base for name, t in self.state.items()})
     self.jit = jit
 
   def _save(self):
