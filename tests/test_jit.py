@@ -1,3 +1,4 @@
+import pytest
 from tinygrad import Tensor, TinyJit
 from tinyarith.data import modular_split
 from tinyarith.model import Config, Transformer
@@ -32,3 +33,15 @@ def test_a_train_step_loaded_from_the_cache_trains_exactly_like_a_fresh_capture(
   run(0, str(tmp_path))                 # another seed captures and saves the step
   assert len(list(tmp_path.glob("train_step-*.pkl"))) == 1
   assert run(1, str(tmp_path)) == fresh  # loaded: this seed's weights, updated where the model and the other JIT see them
+
+def test_padding_a_batch_to_whole_tiles_changes_neither_loss_nor_accuracy():
+  from tinyarith.loss import cross_entropy, accuracy
+  from tinyarith.train import make_eval_step, ROWS
+  model = Transformer(Config(vocab=8, ctx_len=3, d_model=16, n_heads=2, d_mlp=32, n_out=7), seed=3)
+  x, y, _, _ = modular_split(7, "+", 0.5, seed=0)  # 24 rows: padded to ROWS inside the step
+  assert len(x) % ROWS
+  x, y = Tensor(x).realize(), Tensor(y).realize()
+  loss, acc = make_eval_step(model, slice(2, 3))(x, y)
+  logits = model(x)
+  assert loss.item() == pytest.approx(cross_entropy(logits, y).item(), rel=1e-6)
+  assert acc.item() == pytest.approx(accuracy(logits, y).item(), rel=1e-6)
