@@ -7,7 +7,7 @@ JIT and the Tensors it reads and writes (weights, optimizer moments). Loading re
 Tensors in their place, so this run's values are used and every other reader of them (the eval step, the decoder) sees
 the updates: the run goes on exactly as if it had captured the step itself.
 TINYARITH_CACHE=0 turns it off; TINYARITH_CACHE=DIR moves it (default ~/.cache/tinyarith)."""
-import hashlib, json, os, pickle
+import hashlib, json, os, pickle, sys
 from importlib.metadata import version
 from pathlib import Path
 from typing import Callable
@@ -22,7 +22,7 @@ def cache_dir() -> Path|None:
 
 class PersistentJit:
   def __init__(self, jit, label:str, key:dict, state:dict[str, Tensor]):
-    self.jit, self.label, self.key, self.state, self.path = jit, label, key, state, None
+    self.jit, self.label, self.key, self.state, self.path, self.saved = jit, label, key, state, None, False
 
   @property
   def captured(self): return self.jit.captured
@@ -30,27 +30,30 @@ class PersistentJit:
   def __call__(self, *args:Tensor):
     if self.path is None and (folder := cache_dir()) is not None: self._load(folder, args)
     ret = self.jit(*args)
-    if self.path is not None and self.jit.captured is not None and not self.path.exists(): self._save()
+    if self.path is not None and not self.saved and self.jit.captured is not None: self._save()
     return ret
 
   def _load(self, folder:Path, args:tuple[Tensor, ...]):
     key = {"label": self.label, **self.key, "args": [(a.shape, str(a.dtype)) for a in args], "device": Device.DEFAULT,
            "tinygrad": version("tinygrad"), "tinyarith": SOURCE}
     self.path = folder / f"{self.label}-{hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]}.pkl"
-    if not self.path.exists() or self.jit.cnt: return
+    if self.jit.cnt or not self.path.exists(): return
     try: state, jit = pickle.loads(self.path.read_bytes())
     except Exception: return  # unreadable (a different Python, a torn write): capture afresh
     if state.keys() != self.state.keys(): return
     # point the loaded step at this run's buffers (weights, optimizer state), so that every Tensor and every other JIT
     # that reads them keeps doing so; the pickled values are dropped
     jit.captured._linear = jit.captured._linear.substitute({state[name].uop.base: t.realize().uop.base for name, t in self.state.items()})
-    self.jit = jit
+    self.jit, self.saved = jit, True
 
   def _save(self):
-    self.path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(pickle.dumps((self.state, self.jit)))
-    tmp.replace(self.path)  # whole or absent: another run never reads half a file
+    self.saved = True  # once, whatever happens: a cache that cannot be written only costs the next start its speed
+    try:
+      self.path.parent.mkdir(parents=True, exist_ok=True)
+      tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+      tmp.write_bytes(pickle.dumps((self.state, self.jit)))
+      tmp.replace(self.path)  # whole or absent: another run never reads half a file
+    except OSError as e: print(f"warning: cannot keep the captured step in {self.path.parent}: {e}", file=sys.stderr)
 
 def persistent(label:str, key:dict, state:dict[str, Tensor]) -> Callable:
   """Decorator for a TinyJit: keep its capture on disk under label and key (see the module docstring)."""
