@@ -45,3 +45,15 @@ def test_padding_a_batch_to_whole_tiles_changes_neither_loss_nor_accuracy():
   logits = model(x)
   assert loss.item() == pytest.approx(cross_entropy(logits, y).item(), rel=1e-6)
   assert acc.item() == pytest.approx(accuracy(logits, y).item(), rel=1e-6)
+
+def test_a_cache_folder_that_cannot_be_written_is_a_warning_not_a_crash(tmp_path, monkeypatch, capsys):
+  blocker = tmp_path / "a-file"
+  blocker.write_text("")
+  monkeypatch.setenv("TINYARITH_CACHE", str(blocker / "cache"))  # under a file: mkdir fails
+  x, y, _, _ = modular_split(7, "+", 0.5, seed=0)
+  x, y = Tensor(x).realize(), Tensor(y).realize()
+  model = Transformer(Config(vocab=8, ctx_len=3, d_model=16, n_heads=2, d_mlp=32, n_out=7), seed=0)
+  step = make_train_step(model, adamw(model), slice(2, 3))
+  losses = [step(x, y).item() for _ in range(4)]
+  assert losses[-1] < losses[0]
+  assert capsys.readouterr().err.count("warning: cannot keep the captured step") == 1
