@@ -25,8 +25,6 @@ class Workload:
   next_batch: Callable[[], tuple[np.ndarray, np.ndarray]]     # tokens (B, T), targets (B, T)
   eval_set: tuple[np.ndarray, np.ndarray] | None = None
   fixed_batch: bool = False                                   # full batch: the same arrays every step
-  @property
-  def span(self) -> slice: return target_span(self.next_batch()[1])
 
 def grokking() -> Workload:  # experiments/grokking.py defaults: p=113, 30% of pairs, full batch
   x_train, y_train, x_test, y_test = modular_split(113, "+", 0.3, 0)
@@ -50,7 +48,8 @@ def tinyarith_steps(w:Workload):
   from tinyarith.model import Transformer
   from tinyarith.train import adamw, make_train_step, make_eval_step
   model = Transformer(w.cfg, seed=0)
-  train_step, eval_step = make_train_step(model, adamw(model, **w.opt), w.span), make_eval_step(model, w.span)
+  span = target_span(w.eval_set[1] if w.eval_set else w.next_batch()[1])  # fixed layouts: any batch shows the positions
+  train_step, eval_step = make_train_step(model, adamw(model, **w.opt), span), make_eval_step(model, span)
   fixed = [Tensor(a).realize() for a in w.next_batch()] if w.fixed_batch else None
   def train(): train_step(*(fixed or [Tensor(a) for a in w.next_batch()]))
   evals = [Tensor(a).realize() for a in w.eval_set] if w.eval_set else None
