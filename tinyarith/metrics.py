@@ -3,7 +3,12 @@ import json
 from pathlib import Path
 
 class MetricsLog:
-  def __init__(self, path:Path): self.file = open(path, "w")
+  def __init__(self, path:Path, keep:list[dict]|None=None):
+    """A fresh log at path, or with keep: the log continues after those rows (a resumed run), every later row dropped."""
+    if keep is not None:
+      (tmp := path.with_suffix(".tmp")).write_text("".join(json.dumps(row) + "\n" for row in keep))
+      tmp.replace(path)
+    self.file = open(path, "w" if keep is None else "a")
   def write(self, row:dict):
     self.file.write(json.dumps(row) + "\n")
     self.file.flush()  # an interrupted run keeps every row it logged
@@ -15,8 +20,9 @@ def read_metrics(path:str|Path) -> list[dict]:
   if path.is_dir(): path = path / "metrics.jsonl"
   if not path.is_file(): raise ValueError(f"no metrics file at {path}")
   try: rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-  except json.JSONDecodeError as e: raise ValueError(f"{path} is not valid JSON lines ({e})") from None
+  except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f"{path} is not valid JSON lines ({e})") from None
   if not rows: raise ValueError(f"{path} holds no metrics")
+  if not all(isinstance(r, dict) and isinstance(r.get("step"), int) for r in rows): raise ValueError(f"{path} has a row without a step")
   return rows
 
 def first_step(rows:list[dict], key:str, at_least:float) -> int|None:

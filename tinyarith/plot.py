@@ -1,4 +1,5 @@
 """Train and test log-loss (and accuracy) against step for one or more runs: python -m tinyarith.plot RUN_DIR... [-o OUT.png]"""
+import math
 from pathlib import Path
 import matplotlib
 matplotlib.use("Agg")
@@ -8,17 +9,20 @@ from tinyarith.metrics import read_metrics
 def plot_runs(runs:list[str|Path], out:str|Path) -> Path:
   """Overlay every run's loss curves (log-log) above its accuracy curves; train solid, test dashed, one colour per run."""
   fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(8, 7), sharex=True, height_ratios=(2, 1))
+  any_loss = False
   for i, run in enumerate(runs):
-    rows = [r for r in read_metrics(run) if r["step"] > 0]  # step 0 has no place on a log axis
+    if not (rows := [r for r in read_metrics(run) if r["step"] > 0]): continue  # step 0 has no place on a log axis
     label, colour, steps = Path(run).name if len(runs) > 1 else "", f"C{i}", [r["step"] for r in rows]
     for split, style in (("train", "-"), ("test", "--")):
       if f"{split}_loss" not in rows[0]: continue
       name = f"{label} {split}".strip()
-      ax_loss.plot(steps, [r[f"{split}_loss"] for r in rows], style, color=colour, label=name)
+      finite = [(s, r[f"{split}_loss"]) for s, r in zip(steps, rows) if 0 < r[f"{split}_loss"] < math.inf]  # a diverged run's nan/inf has no place on a log axis
+      ax_loss.plot(*zip(*finite) if finite else ([], []), style, color=colour, label=name)
+      any_loss = any_loss or bool(finite)
       ax_acc.plot(steps, [r[f"{split}_acc"] for r in rows], style, color=colour, label=name)
     if "test_exact" in rows[0]:  # addition: every answer digit right
       ax_acc.plot(steps, [r["test_exact"] for r in rows], ":", color=colour, label=f"{label} test exact match".strip())
-  ax_loss.set(xscale="log", yscale="log", ylabel="cross-entropy loss", title=" vs ".join(Path(r).name for r in runs))
+  ax_loss.set(xscale="log", yscale="log" if any_loss else "linear", ylabel="cross-entropy loss", title=" vs ".join(Path(r).name for r in runs))
   ax_acc.set(xscale="log", xlabel="step", ylabel="accuracy", ylim=(-0.02, 1.02))
   for ax in (ax_loss, ax_acc): ax.grid(True, which="major", alpha=0.3); ax.legend(fontsize=8)
   fig.tight_layout()
@@ -35,5 +39,6 @@ def main(argv:list[str]|None=None):
   out = args.out or (Path(args.runs[0]) / "loss.png" if len(args.runs) == 1 and Path(args.runs[0]).is_dir() else "loss.png")
   try: print(f"wrote {plot_runs(args.runs, out)}")
   except ValueError as e: fail(str(e))
+  except OSError as e: fail(f"--out {out}: cannot write the plot ({e.strerror})")
 
 if __name__ == "__main__": main()

@@ -1,15 +1,17 @@
 """One training loop for every experiment: JIT'd train and eval steps, metrics, config, checkpoint and plot in a run directory."""
-import json, time
+import json, math, signal, sys, threading, time
 from importlib.metadata import version
 from pathlib import Path
 from typing import Callable
+import numpy as np
 from tinygrad import Tensor, TinyJit, Context, Device
 from tinygrad.helpers import tqdm
 from tinygrad.nn.optim import AdamW
 from tinygrad.nn.state import get_parameters, get_state_dict, safe_save, safe_load, load_state_dict
 from tinyarith.loss import IGNORE, cross_entropy, accuracy
 from tinyarith.model import Config, Transformer
-from tinyarith.metrics import MetricsLog
+from tinyarith import checkpoint
+from tinyarith.metrics import MetricsLog, read_metrics
 from tinyarith.plot import plot_runs
 from tinyarith.stepcache import persistent
 
@@ -50,19 +52,41 @@ def make_eval_step(model, span:slice=slice(None)) -> Callable[[Tensor, Tensor], 
     return loss, acc
   return eval_step
 
+class Interrupted(Exception):
+  """SIGINT or SIGTERM stopped the run after a whole step, with a checkpoint and the plot written."""
+  def __init__(self, step:int, signum:int, out_dir:Path): self.step, self.signum, self.out_dir = step, signum, out_dir
+
+class Diverged(Exception):
+  """The loss or the weights stopped being finite; the last good checkpoint is kept and the plot written."""
+
 def train(model, opt, next_batch:Callable[[], Batch], eval_sets:dict[str, Batch], steps:int, eval_every:int,
-          out_dir:str|Path, config:dict, extra_metrics:Callable[[], dict]|None=None, span:slice=slice(None)) -> list[dict]:
+          out_dir:str|Path, config:dict, extra_metrics:Callable[[], dict]|None=None, span:slice=slice(None),
+          ckpt_every:int|None=None, resume:bool=False, rng:np.random.Generator|None=None) -> list[dict]:
   """Train for `steps` steps, evaluating every eval_every steps (and at 0 and the end) on each named eval set
   (loss and accuracy over its kept targets), plus whatever extra_metrics() returns. Every kept target must lie in the
   positions span: the model computes logits only there.
-  Leaves out_dir/{config.json (config plus tinygrad version and device), metrics.jsonl, model.safetensors, loss.png};
-  returns the metrics rows."""
-  out_dir = Path(out_dir)
+  A checkpoint (tinyarith.checkpoint) is written every ckpt_every steps (default: at every evaluation), at the end and
+  on SIGINT/SIGTERM, which then raise Interrupted. rng is the generator next_batch draws from, kept in the checkpoint.
+  resume=True continues from out_dir's checkpoint: the metrics rows logged after it are dropped and logged again.
+  A non-finite loss or weight raises Diverged, leaving the last good checkpoint.
+  Leaves out_dir/{config.json (config plus tinygrad version and device), metrics.jsonl, checkpoint.json and its tensors,
+  model.safetensors, loss.png}; returns the metrics rows."""
+  out_dir, ckpt_every = Path(out_dir), ckpt_every or eval_every
+  first, elapsed = 0, 0.0
+  if resume:
+    record = checkpoint.load(out_dir, model, opt, rng)  # first: a bad checkpoint changes nothing
+    first, elapsed = record["step"], record["elapsed"]
+    if first >= steps: raise ValueError(f"{out_dir} already ran {first} steps: give a larger --steps to go on")
+  rows = [r for r in read_metrics(out_dir) if r["step"] <= first] if resume else []  # later rows are logged again
   out_dir.mkdir(parents=True, exist_ok=True)
-  config = {**config, "tinygrad": version("tinygrad"), "device": Device.DEFAULT}
-  (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+  config = {**config, "tinygrad": version("tinygrad"), "numpy": np.__version__, "device": Device.DEFAULT}
+  (tmp := out_dir / "config.json.tmp").write_text(json.dumps(config, indent=2) + "\n")
+  tmp.replace(out_dir / "config.json")
+  log = MetricsLog(out_dir / "metrics.jsonl", rows if resume else None)
   eval_sets = {name: (make_eval_step(model, span), x.realize(), y.realize()) for name, (x, y) in eval_sets.items()}
-  train_step, log, rows, start = make_train_step(model, opt, span), MetricsLog(out_dir / "metrics.jsonl"), [], time.perf_counter()
+  train_step, start, saved = make_train_step(model, opt, span), time.perf_counter() - elapsed, first if resume else None
+  def stopped(why:str) -> Diverged:
+    return Diverged(f"{why}: the run stopped; " + (f"its last good checkpoint is step {saved} in {out_dir}" if saved is not None else "no checkpoint was written"))
 
   def evaluate(step:int) -> dict:
     row = {"step": step}
@@ -73,25 +97,50 @@ def train(model, opt, next_batch:Callable[[], Batch], eval_sets:dict[str, Batch]
     row["elapsed"] = round(time.perf_counter() - start, 3)
     log.write(row)
     rows.append(row)
+    if bad := [k for k, v in row.items() if k.endswith("_loss") and not math.isfinite(v)]:
+      raise stopped(f"{bad[0]} is {row[bad[0]]} at step {step}")
     return row
 
-  evaluate(0)
-  for step in (bar := tqdm(range(1, steps + 1))):
-    train_step(*next_batch())  # no host sync here: losses are read only in evaluate
-    if step % eval_every == 0 or step == steps:
-      row = evaluate(step)
-      bar.set_description(" ".join(f"{k} {v:.3g}" for k, v in row.items() if k.endswith(("_loss", "exact"))))
-  log.close()
-  safe_save(get_state_dict(model), str(out_dir / "model.safetensors"))
-  plot_runs([out_dir], out_dir / "loss.png")
+  def save(step:int):
+    nonlocal saved
+    if not checkpoint.finite(model): raise stopped(f"the weights are not finite at step {step}")
+    checkpoint.save(out_dir, model, opt, step, round(time.perf_counter() - start, 3), rng)
+    saved = step
+
+  stop = []  # the signal that asked the run to stop
+  def on_signal(signum, frame):
+    if stop: raise KeyboardInterrupt  # a second one stops at once
+    stop.append(signum)
+  handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if threading.current_thread() is threading.main_thread() else {}
+  try:
+    if not resume:
+      evaluate(0)
+      save(0)
+    for step in (bar := tqdm(range(first + 1, steps + 1))):
+      train_step(*next_batch())  # no host sync here: losses are read only in evaluate
+      if step % eval_every == 0 or step == steps:
+        row = evaluate(step)
+        bar.set_description(" ".join(f"{k} {v:.3g}" for k, v in row.items() if k.endswith(("_loss", "exact"))))
+      if step % ckpt_every == 0 or step == steps or stop: save(step)
+      if stop: raise Interrupted(step, stop[0], out_dir)
+    safe_save(get_state_dict(model), str(tmp := out_dir / "model.safetensors.tmp"))
+    tmp.replace(out_dir / "model.safetensors")
+  finally:
+    for s, handler in handlers.items(): signal.signal(s, handler)
+    log.close()
+    try: plot_runs([out_dir], out_dir / "loss.png")
+    except (ValueError, OSError) as e: print(f"warning: no plot written: {e}", file=sys.stderr)  # never in place of the run's own outcome
   return rows
 
 def load_run(run_dir:str|Path) -> tuple[dict, Transformer]:
-  """The config.json of a finished run and its model with the saved weights. A missing or unreadable run is a ValueError."""
+  """The config.json of a run and its model with the final weights, or the last checkpoint's if it did not finish.
+  A missing or unreadable run is a ValueError."""
   run_dir = Path(run_dir)
   try:
     config = json.loads((run_dir / "config.json").read_text())
     model = Transformer(Config(**config["model"]))
-    load_state_dict(model, safe_load(str(run_dir / "model.safetensors")), verbose=False)
+    if (final := run_dir / "model.safetensors").exists(): weights = safe_load(str(final))
+    else: weights = {k.removeprefix("model."): v for k, v in safe_load(str(run_dir / checkpoint.read_record(run_dir)["tensors"])).items() if k.startswith("model.")}
+    load_state_dict(model, weights, verbose=False)
   except (OSError, KeyError, TypeError, ValueError, RuntimeError, AssertionError) as e: raise ValueError(f"cannot load the run in {run_dir}: {e}") from None
   return config, model

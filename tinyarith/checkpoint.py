@@ -1,0 +1,65 @@
+"""Checkpoints a run can resume from: weights, optimizer state (moments, step counts, lr), the data stream's generator
+state, the step and the elapsed time, kept safe against a kill at any moment.
+
+RUN_DIR/checkpoint.json is the commit record. It names the tensors file (checkpoint-<step>.safetensors) with its size and
+sha256. Each file is written to a temporary name, flushed to disk and renamed into place, the tensors first; the older
+tensors file is removed only once the new record is in place. A kill at any moment leaves the old checkpoint or the new one."""
+import hashlib, json, math, os
+from pathlib import Path
+import numpy as np
+from tinygrad import Tensor
+from tinygrad.nn.state import get_parameters, get_state_dict, safe_save, safe_load
+
+RECORD = "checkpoint.json"
+
+class CheckpointError(ValueError): pass
+
+def training_state(model, opt) -> dict[str, Tensor]:
+  """Every Tensor a run needs to go on: the model's, and the optimizer's own (its params.* are the model's)."""
+  return {**{f"model.{k}": v for k, v in get_state_dict(model).items()},
+          **{f"opt.{k}": v for k, v in get_state_dict(opt).items() if not k.startswith("params.")}}
+
+def finite(model) -> bool:
+  """Whether every weight is finite: a NaN or inf anywhere makes the sum one (one small kernel, one host read)."""
+  return math.isfinite(Tensor.stack(*[p.float().sum() for p in get_parameters(model)]).sum().item())
+
+def _durable(tmp:Path, path:Path):
+  with open(tmp, "rb+") as f: os.fsync(f.fileno())
+  tmp.replace(path)
+
+def save(run_dir:Path, model, opt, step:int, elapsed:float, rng:np.random.Generator|None=None):
+  run_dir, name = Path(run_dir), f"checkpoint-{step}.safetensors"
+  old = read_record(run_dir) if (run_dir / RECORD).exists() else None
+  safe_save(training_state(model, opt), str(tmp := run_dir / f"{name}.tmp"))
+  data = tmp.read_bytes()
+  _durable(tmp, run_dir / name)
+  record = {"step": step, "elapsed": elapsed, "tensors": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+            "rng": None if rng is None else rng.bit_generator.state}
+  (tmp := run_dir / f"{RECORD}.tmp").write_text(json.dumps(record) + "\n")
+  _durable(tmp, run_dir / RECORD)
+  if old and old["tensors"] != name: (run_dir / old["tensors"]).unlink(missing_ok=True)
+
+def read_record(run_dir:Path) -> dict:
+  """The checkpoint record of run_dir, its tensors file checked against the size and checksum it names."""
+  try:
+    record = json.loads((Path(run_dir) / RECORD).read_text())
+    data = (Path(run_dir) / record["tensors"]).read_bytes()
+  except FileNotFoundError as e: raise CheckpointError(f"no checkpoint in {run_dir} ({Path(e.filename).name} is missing)") from None
+  except (OSError, ValueError, KeyError, TypeError) as e: raise CheckpointError(f"the checkpoint record {Path(run_dir) / RECORD} is unreadable ({e})") from None
+  if len(data) != record.get("bytes") or hashlib.sha256(data).hexdigest() != record.get("sha256"):
+    raise CheckpointError(f"the checkpoint {Path(run_dir) / record['tensors']} is corrupt: its size or checksum is not the one {RECORD} records")
+  return record
+
+def load(run_dir:Path, model, opt, rng:np.random.Generator|None=None) -> dict:
+  """Put run_dir's checkpoint into model, opt and rng (in place: whatever reads them sees the loaded values); returns its record.
+  A missing, corrupt or mismatched checkpoint is a CheckpointError, raised before anything is changed."""
+  record = read_record(run_dir)
+  saved, state = safe_load(str(Path(run_dir) / record["tensors"])), training_state(model, opt)
+  if diff := sorted(k for k in saved.keys() | state.keys() if k not in saved or k not in state or (saved[k].shape, saved[k].dtype) != (state[k].shape, state[k].dtype)):
+    k = diff[0]
+    theirs, ours = (f"{d[k].dtype.name}{list(d[k].shape)}" if k in d else "absent" for d in (saved, state))
+    raise CheckpointError(f"the checkpoint in {run_dir} is from a different model or optimizer: {k} is {theirs} there, {ours} here")
+  if (record["rng"] is None) != (rng is None): raise CheckpointError(f"the checkpoint in {run_dir} is from a run with a different data stream")
+  for k, t in state.items(): t.assign(saved[k].to(t.device)).realize()
+  if rng is not None: rng.bit_generator.state = record["rng"]
+  return record
