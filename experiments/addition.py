@@ -17,7 +17,8 @@ def batch(a:np.ndarray, b:np.ndarray, args) -> tuple[Tensor, Tensor]:
   return Tensor(tokens), Tensor(next_token_targets(tokens))
 
 def ask(question:str, run:str):
-  config, model = load_run(run)
+  try: config, model = load_run(run)
+  except ValueError as e: raise ValueError(f"--run: {e}") from None
   digits, reverse = config["args"]["digits"], config["args"]["reverse"]
   if not (m := re.fullmatch(r"\s*(\d+)\s*\+\s*(\d+)\s*", question)): raise ValueError(f"--ask wants a question like '123+456', got {question!r}")
   a, b = int(m[1]), int(m[2])
@@ -30,35 +31,36 @@ def ask(question:str, run:str):
 def main():
   parser = cli.ArgumentParser(description=__doc__)
   g = parser.add_argument_group("data")
-  g.add_argument("--digits", type=int, default=3, help="digits per operand (operands zero-padded to this, the answer to one more)")
+  g.add_argument("--digits", type=cli.checked(int, lambda d: 1 <= d <= 9, "1 to 9 (a problem is coded in a 64-bit integer)"), default=3, help="digits per operand (operands zero-padded to this, the answer to one more)")
   g.add_argument("--reverse", action=argparse.BooleanOptionalAction, default=True, help="write the answer least significant digit first")
-  g.add_argument("--test-size", type=int, help="held-out problems (default: 10000, or a fifth of all problems if fewer)")
-  g.add_argument("--batch-size", type=int, default=256, help="training problems per step, drawn fresh each step")
+  g.add_argument("--test-size", type=cli.POSITIVE_INT, help="held-out problems (default: 10000, or a fifth of all problems if fewer)")
+  g.add_argument("--batch-size", type=cli.POSITIVE_INT, default=256, help="training problems per step, drawn fresh each step")
   g.add_argument("--ask", help="a question like '123+456' for the model saved in --run")
   g.add_argument("--run", help="run directory whose model --ask uses")
   cli.add_model_args(parser)
   cli.add_train_args(parser)
   parser.set_defaults(n_layers=4, layernorm=True, pos="rope", beta2=0.999, weight_decay=0.01, steps=5000, eval_every=250)
-  args = parser.parse_args()
+  args = cli.parse_args(parser)
   if args.ask is not None:
     if not args.run: cli.fail("--ask needs --run RUN_DIR")
     return ask(args.ask, args.run)
-  if args.batch_size < 1: cli.fail(f"--batch-size must be positive, got {args.batch_size}")
 
-  problems = AdditionProblems(args.digits, args.test_size or min(10_000, 10 ** (2 * args.digits) // 5), args.seed)
+  try: problems = AdditionProblems(args.digits, args.test_size or min(10_000, 10 ** (2 * args.digits) // 5), args.seed)
+  except ValueError as e: cli.fail(f"--test-size: {e}")
   cfg, model, opt = cli.build_model(args, vocab=len(VOCAB), ctx_len=3 * args.digits + 3, n_out=10)  # outputs: the digits
   test_a, test_b = problems.test()
   test_exact = addition_exact_match(model, test_a, test_b, args.digits, args.reverse)
 
-  out = args.out or f"runs/addition-{args.digits}d-{'rev' if args.reverse else 'plain'}-seed{args.seed}"
+  out = cli.run_dir(args, f"addition-{args.digits}d-{'rev' if args.reverse else 'plain'}-seed{args.seed}")
   print(f"{args.digits}-digit addition, {'reversed' if args.reverse else 'plain'} answers, {len(test_a)} held-out problems; writing {out}/")
   train_sample, test_set = batch(*problems.sample(TRAIN_SAMPLE), args), batch(test_a, test_b, args)
   span = target_span(train_sample[1].numpy())  # the "=" and the answer digits: the same positions in every padded problem
   rows = train(model, opt, lambda: batch(*problems.sample(args.batch_size), args), {"train": train_sample, "test": test_set},
                args.steps, args.eval_every, out,
-               {"experiment": "addition", "seed": args.seed, "args": vars(args), "model": cfg.to_dict()}, test_exact, span)
+               {"experiment": "addition", "seed": args.seed, "args": vars(args), "model": cfg.to_dict()}, test_exact, span,
+               ckpt_every=args.ckpt_every, resume=bool(args.resume), rng=problems.rng)
   print(summary(rows))
   for name in ("carries", "operand_digits"): print(f"exact match by {name}: " + ", ".join(f"{k}: {v['exact']:.4f} (n={v['n']})" for k, v in rows[-1][f"test_exact_by_{name}"].items()))
-  print(f"wrote {out}/config.json, metrics.jsonl, model.safetensors, loss.png")
+  print(f"wrote {out}/config.json, metrics.jsonl, checkpoint.json, model.safetensors, loss.png")
 
 if __name__ == "__main__": main()

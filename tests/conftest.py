@@ -1,4 +1,5 @@
-import os, tempfile
+import os, subprocess, sys, tempfile
+from pathlib import Path
 import pytest
 from tinygrad import Tensor
 from tinyarith.data import modular_split
@@ -19,3 +20,10 @@ def grok_run(tmp_path_factory):
   train(model, adamw(model, lr=GROK["lr"]), lambda: train_set, {"train": train_set, "test": (Tensor(x_test), Tensor(y_test))},
         GROK["steps"], GROK["eval_every"], out, {"test": "grok_run", **GROK})
   return out
+
+EXPERIMENTS = Path(__file__).parent.parent / "experiments"
+
+def experiment(name:str, *args, env:dict|None=None, timeout:int=900) -> subprocess.CompletedProcess:
+  """Run experiments/<name>.py as a user would, capturing its output."""
+  return subprocess.run([sys.executable, str(EXPERIMENTS / f"{name}.py"), *map(str, args)], capture_output=True, text=True,
+                        timeout=timeout, env=None if env is None else {**os.environ, **env})

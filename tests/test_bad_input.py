@@ -1,0 +1,68 @@
+"""Every bad input to either experiment or to `python -m tinyarith.plot`: one line on stderr naming the flag, exit 2, no
+traceback, and nothing written. {run} is a finished 1-digit addition run, {file} a plain file."""
+import subprocess, sys
+from pathlib import Path
+import pytest
+from conftest import experiment
+from test_runs import ADD, finished
+
+BAD = [  # (program, arguments, environment, what the line must name)
+  ("grokking", ["--p", "1"], {}, "--p"),
+  ("grokking", ["--p", "ten"], {}, "--p"),
+  ("grokking", ["--train-frac", "0"], {}, "--train-frac"),
+  ("grokking", ["--train-frac", "1.5"], {}, "--train-frac"),
+  ("grokking", ["--p", "3", "--train-frac", "0.05"], {}, "--train-frac"),  # no training pair left
+  ("grokking", ["--n-heads", "3"], {}, "--n-heads"),
+  ("grokking", ["--d-model", "12", "--n-heads", "4", "--pos", "rope"], {}, "--pos"),  # odd head size
+  ("grokking", ["--d-model", "0"], {}, "--d-model"),
+  ("grokking", ["--n-layers", "-1"], {}, "--n-layers"),
+  ("grokking", ["--d-mlp", "0"], {}, "--d-mlp"),
+  ("grokking", ["--op", "^"], {}, "--op"),
+  ("grokking", ["--steps", "0"], {}, "--steps"),
+  ("grokking", ["--lr", "-1"], {}, "--lr"),
+  ("grokking", ["--lr", "nan"], {}, "--lr"),
+  ("grokking", ["--beta2", "1"], {}, "--beta2"),
+  ("grokking", ["--weight-decay", "-0.1"], {}, "--weight-decay"),
+  ("grokking", ["--eval-every", "0"], {}, "--eval-every"),
+  ("grokking", ["--ckpt-every", "0"], {}, "--ckpt-every"),
+  ("grokking", ["--seed", "-1"], {}, "--seed"),
+  ("grokking", ["--bogus"], {}, "--bogus"),
+  ("grokking", ["--out", "{file}/run"], {}, "--out"),
+  ("grokking", ["--resume", "{file}.missing"], {}, "--resume"),
+  ("grokking", [], {"DEV": "NOSUCHDEVICE"}, "DEV"),
+  ("addition", ["--digits", "0"], {}, "--digits"),
+  ("addition", ["--digits", "12"], {}, "--digits"),
+  ("addition", ["--batch-size", "0"], {}, "--batch-size"),
+  ("addition", ["--test-size", "0"], {}, "--test-size"),
+  ("addition", ["--digits", "1", "--test-size", "60"], {}, "--test-size"),  # more than half of the 100 problems
+  ("addition", ["--out", "{run}"], {}, "--out"),  # a fresh run never overwrites a checkpointed one
+  ("addition", ["--resume", "{run}", "--d-model", "64"], {}, "--d-model"),  # a checkpoint from a different config
+  ("addition", ["--resume", "{run}", "--no-reverse"], {}, "--reverse"),
+  ("addition", ["--resume", "{run}", "--steps", "20"], {}, "--steps"),  # it already ran 40
+  ("addition", ["--ask", "12+", "--run", "{run}"], {}, "--ask"),
+  ("addition", ["--ask", "123+4", "--run", "{run}"], {}, "--ask"),  # longer than the model's 1 digit
+  ("addition", ["--ask", "1+2"], {}, "--run"),
+  ("addition", ["--ask", "1+2", "--run", "{file}"], {}, "--run"),
+  ("plot", ["{file}.missing"], {}, "metrics"),
+  ("plot", ["{file}"], {}, "JSON"),
+  ("plot", ["{run}", "-o", "{file}/x.png"], {}, "--out"),
+  ("plot", [], {}, "runs"),
+]
+
+@pytest.fixture(scope="module")
+def paths(tmp_path_factory):
+  folder = tmp_path_factory.mktemp("bad")
+  finished("addition", *ADD, "--steps", "40", "--out", run := folder / "run")
+  (file := folder / "a-file").write_text("not a run\n")
+  return {"run": str(run), "file": str(file)}
+
+@pytest.mark.parametrize("program,args,env,names", BAD, ids=[f"{p} {' '.join(a)} {' '.join(f'{k}={v}' for k, v in e.items())}".strip() for p, a, e, _ in BAD])
+def test_bad_input_is_one_line_on_stderr_naming_the_flag_and_exit_2(paths, program, args, env, names):
+  args = [a.format(**paths) for a in args]
+  before = {p: p.stat().st_mtime_ns for p in Path(paths["run"]).iterdir()}
+  if program == "plot": result = subprocess.run([sys.executable, "-m", "tinyarith.plot", *args], capture_output=True, text=True, timeout=120)
+  else: result = experiment(program, *args, env=env, timeout=300)
+  print(result.stderr)
+  assert result.returncode == 2 and "Traceback" not in result.stderr
+  assert len(result.stderr.strip().splitlines()) == 1 and names in result.stderr
+  assert {p: p.stat().st_mtime_ns for p in Path(paths["run"]).iterdir()} == before

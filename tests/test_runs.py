@@ -1,0 +1,104 @@
+"""Runs that survive: a killed or interrupted run resumes to the metrics of one that never stopped; a corrupt checkpoint
+is refused without touching anything; a diverging run stops and keeps its last good checkpoint; the same seed gives the
+same numbers. Small runs of both experiments, as a user starts them."""
+import json, random, shutil, signal, subprocess, sys, time
+import pytest
+from conftest import EXPERIMENTS, experiment
+from tinyarith import checkpoint
+from tinyarith.metrics import read_metrics
+from tinyarith.train import load_run
+
+ADD = ["--digits", "1", "--n-layers", "1", "--d-model", "32", "--n-heads", "2", "--d-mlp", "64", "--test-size", "20",
+       "--batch-size", "64", "--steps", "400", "--eval-every", "40", "--seed", "3"]
+GROK = ["--p", "7", "--train-frac", "0.6", "--d-model", "32", "--d-mlp", "64", "--steps", "200", "--eval-every", "20"]
+
+def metrics(run) -> list[dict]: return [{k: v for k, v in row.items() if k != "elapsed"} for row in read_metrics(run)]
+def ckpt_step(run) -> int: return json.loads((run / "checkpoint.json").read_text())["step"]
+
+def finished(name:str, *args):
+  result = experiment(name, *args)
+  assert result.returncode == 0, result.stderr[-3000:]
+  return result
+
+@pytest.fixture(scope="module")
+def add_reference(tmp_path_factory):
+  finished("addition", *ADD, "--out", out := tmp_path_factory.mktemp("add") / "run")
+  return out
+
+@pytest.fixture(scope="module")
+def grok_reference(tmp_path_factory):
+  finished("grokking", *GROK, "--out", out := tmp_path_factory.mktemp("grok") / "run")
+  return out
+
+def start(name:str, *args) -> subprocess.Popen:
+  return subprocess.Popen([sys.executable, str(EXPERIMENTS / f"{name}.py"), *map(str, args)], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+
+def wait_for_checkpoint(run, proc:subprocess.Popen, past:int):
+  """Until the run has checkpointed a step after `past`."""
+  while True:
+    try:
+      if ckpt_step(run) > past: return
+    except (OSError, ValueError): pass
+    assert proc.poll() is None, f"the run ended before checkpointing a step after {past}: {proc.stderr.read()[-2000:]}"
+    time.sleep(0.01)
+
+def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(add_reference, tmp_path):
+  run, rng = tmp_path / "run", random.Random()
+  past, delay = rng.choice([0, 40, 80, 120]), rng.uniform(0, 0.3)
+  proc = start("addition", *ADD, "--out", run)
+  wait_for_checkpoint(run, proc, past)
+  time.sleep(delay)
+  proc.kill()
+  assert proc.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+  kept, logged = ckpt_step(run), read_metrics(run)[-1]["step"]
+  print(f"killed {delay:.2f} s after a checkpoint past step {past}: checkpoint at step {kept}, last row logged at step {logged}")
+  finished("addition", "--resume", run)
+  assert metrics(run) == metrics(add_reference)  # exactly: same kernels, same data order, no gaps or repeats
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_checkpoints_says_how_to_resume_and_resumes_exactly(grok_reference, tmp_path, signum):
+  run = tmp_path / "run"
+  proc = start("grokking", *GROK, "--out", run)
+  wait_for_checkpoint(run, proc, past=0)
+  proc.send_signal(signum)
+  stderr = proc.communicate(timeout=300)[1]
+  assert proc.returncode == 128 + signum and "Traceback" not in stderr
+  assert f"--resume {run}" in stderr.strip().splitlines()[-1]
+  assert ckpt_step(run) > 0 and (run / "loss.png").is_file() and not (run / "model.safetensors").exists()
+  finished("grokking", "--resume", run)
+  assert metrics(run) == metrics(grok_reference)
+
+@pytest.mark.parametrize("damage", ["truncate tensors", "garble record", "delete tensors"])
+def test_a_corrupt_checkpoint_is_refused_and_nothing_is_overwritten(add_reference, tmp_path, damage):
+  shutil.copytree(add_reference, run := tmp_path / "run")
+  tensors = run / json.loads((run / "checkpoint.json").read_text())["tensors"]
+  if damage == "truncate tensors": tensors.write_bytes(tensors.read_bytes()[:tensors.stat().st_size // 2])
+  if damage == "garble record": (run / "checkpoint.json").write_text('{"step": 4')
+  if damage == "delete tensors": tensors.unlink()
+  before = {p.name: p.read_bytes() for p in run.iterdir()}
+  result = experiment("addition", "--resume", run, "--steps", "800")
+  assert result.returncode == 2 and "Traceback" not in result.stderr
+  assert len(result.stderr.strip().splitlines()) == 1 and "--resume" in result.stderr
+  assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+def test_a_diverging_run_stops_naming_the_step_and_keeps_its_last_good_checkpoint(tmp_path):
+  result = experiment("grokking", *GROK, "--lr", "1e30", "--out", run := tmp_path / "run")
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  message = result.stderr.strip().splitlines()[-1]
+  assert "at step 20" in message and "last good checkpoint is step 0" in message, message
+  assert ckpt_step(run) == 0 and (run / "loss.png").is_file() and not (run / "model.safetensors").exists()
+  config, model = load_run(run)  # falls back on the checkpoint's weights
+  assert checkpoint.finite(model)
+
+def test_the_same_seed_gives_identical_metrics_and_config_records_versions_and_device(add_reference, tmp_path):
+  finished("addition", *ADD, "--out", run := tmp_path / "run")
+  assert metrics(run) == metrics(add_reference)
+  config = json.loads((run / "config.json").read_text())
+  assert config["seed"] == 3 and config["tinygrad"] and config["device"] and config["args"]["steps"] == 400
+
+def test_a_finished_run_resumed_with_more_steps_goes_on(grok_reference, tmp_path):
+  shutil.copytree(grok_reference, run := tmp_path / "run")
+  finished("grokking", "--resume", run, "--steps", "240")
+  steps = [r["step"] for r in read_metrics(run)]
+  assert steps == list(range(0, 241, 20)) and ckpt_step(run) == 240
