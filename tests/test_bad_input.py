@@ -39,6 +39,7 @@ BAD = [  # (program, arguments, environment, what the line must name)
   ("addition", ["--resume", "{run}", "--d-model", "64"], {}, "--d-model"),  # a checkpoint from a different config
   ("addition", ["--resume", "{run}", "--no-reverse"], {}, "--reverse"),
   ("addition", ["--resume", "{run}", "--steps", "20"], {}, "--steps"),  # it already ran 40
+  ("addition", ["--resume", "{run}", "--out", "{file}.elsewhere"], {}, "--out"),
   ("addition", ["--ask", "12+", "--run", "{run}"], {}, "--ask"),
   ("addition", ["--ask", "123+4", "--run", "{run}"], {}, "--ask"),  # longer than the model's 1 digit
   ("addition", ["--ask", "1+2"], {}, "--run"),

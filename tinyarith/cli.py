@@ -62,6 +62,7 @@ def parse_args(parser:argparse.ArgumentParser) -> argparse.Namespace:
   Also checks that DEV names a device that opens here."""
   args = parser.parse_args()
   if getattr(args, "resume", None):
+    if args.out: fail("--resume continues the run in its own directory: drop --out")
     try: saved = json.loads((Path(args.resume) / "config.json").read_text())["args"]
     except (OSError, ValueError, KeyError, TypeError) as e: fail(f"--resume {args.resume}: not a run directory with a readable config.json ({e})")
     try: read_record(Path(args.resume))

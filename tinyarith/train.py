@@ -116,6 +116,7 @@ def train(model, opt, next_batch:Callable[[], Batch], eval_sets:dict[str, Batch]
     if not resume:
       evaluate(0)
       save(0)
+    if stop: raise Interrupted(first, stop[0], out_dir)  # asked during the first evaluation, which compiles for minutes
     for step in (bar := tqdm(range(first + 1, steps + 1))):
       train_step(*next_batch())  # no host sync here: losses are read only in evaluate
       if step % eval_every == 0 or step == steps:
