@@ -1,4 +1,4 @@
-import os, subprocess, sys, tempfile
+import os, subprocess, sys
 from pathlib import Path
 import pytest
 from tinygrad import Tensor
@@ -6,7 +6,7 @@ from tinyarith.data import modular_split
 from tinyarith.model import Config, Transformer
 from tinyarith.train import adamw, train
 
-os.environ.setdefault("TINYARITH_CACHE", tempfile.mkdtemp(prefix="tinyarith-cache-"))  # captured steps: none from earlier runs
+os.environ.pop("TINYARITH_CACHE", None)  # the tests run what a user runs by default; test_jit.py turns the step cache on itself
 
 # A grokking run small enough for CI: see test_learning.py for why this config
 GROK = dict(p=23, train_frac=0.8, lr=3e-3, steps=600, eval_every=50, seed=0)

@@ -1,3 +1,4 @@
+from pathlib import Path
 import pytest
 from tinygrad import Tensor, TinyJit
 from tinyarith.data import modular_split
@@ -57,3 +58,12 @@ def test_a_cache_folder_that_cannot_be_written_is_a_warning_not_a_crash(tmp_path
   losses = [step(x, y).item() for _ in range(4)]
   assert losses[-1] < losses[0]
   assert capsys.readouterr().err.count("warning: cannot keep the captured step") == 1
+
+def test_the_step_cache_is_off_unless_asked_for(monkeypatch, tmp_path):
+  from tinyarith.stepcache import cache_dir
+  monkeypatch.delenv("TINYARITH_CACHE", raising=False)
+  assert cache_dir() is None
+  monkeypatch.setenv("TINYARITH_CACHE", "1")
+  assert cache_dir() == Path.home() / ".cache" / "tinyarith"
+  monkeypatch.setenv("TINYARITH_CACHE", str(tmp_path))
+  assert cache_dir() == tmp_path

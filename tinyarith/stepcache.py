@@ -6,7 +6,9 @@ config, optimizer constants, span), the device, the tinygrad version and tinyari
 JIT and the Tensors it reads and writes (weights, optimizer moments). Loading re-points the saved step at this run's
 Tensors in their place, so this run's values are used and every other reader of them (the eval step, the decoder) sees
 the updates: the run goes on exactly as if it had captured the step itself.
-TINYARITH_CACHE=0 turns it off; TINYARITH_CACHE=DIR moves it (default ~/.cache/tinyarith)."""
+Off unless asked for: TINYARITH_CACHE=1 keeps steps in ~/.cache/tinyarith, TINYARITH_CACHE=DIR in DIR. One file,
+written by an earlier version of this code, loaded cleanly and then turned a run's weights to NaN after its first step,
+although its graph, kernels and binaries matched those of a good file; until that is understood, a run never depends on it."""
 import hashlib, json, os, pickle, sys
 from importlib.metadata import version
 from pathlib import Path
@@ -16,9 +18,9 @@ from tinygrad import Tensor, Device
 SOURCE = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py")))).hexdigest()
 
 def cache_dir() -> Path|None:
-  setting = os.environ.get("TINYARITH_CACHE", "")
-  if setting == "0": return None
-  return Path(setting) if setting else Path.home() / ".cache" / "tinyarith"
+  setting = os.environ.get("TINYARITH_CACHE", "0")
+  if setting in ("", "0"): return None
+  return Path.home() / ".cache" / "tinyarith" if setting == "1" else Path(setting)
 
 class PersistentJit:
   def __init__(self, jit, label:str, key:dict, state:dict[str, Tensor]):
