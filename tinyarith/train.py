@@ -1,5 +1,6 @@
 """One training loop for every experiment: JIT'd train and eval steps, metrics, config, checkpoint and plot in a run directory."""
 import json, math, signal, sys, threading, time
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Callable
@@ -51,6 +52,20 @@ def make_eval_step(model, span:slice=slice(None)) -> Callable[[Tensor, Tensor], 
     Tensor.realize(loss, acc)  # together: realizing them one by one ran the forward pass twice
     return loss, acc
   return eval_step
+
+@contextmanager
+def stop_requests():
+  """Yields a list that SIGINT or SIGTERM appends its number to, for the loop to honour after its step; a second signal
+  raises KeyboardInterrupt at once. The handlers before are restored after."""
+  stop = []
+  def on_signal(signum, frame):
+    if stop: raise KeyboardInterrupt
+    stop.append(signum)
+  main = threading.current_thread() is threading.main_thread()  # only it may set handlers
+  handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
+  try: yield stop
+  finally:
+    for s, handler in handlers.items(): signal.signal(s, handler)
 
 class Interrupted(Exception):
   """SIGINT or SIGTERM stopped the run after a whole step, with a checkpoint and the plot written."""
@@ -107,30 +122,25 @@ def train(model, opt, next_batch:Callable[[], Batch], eval_sets:dict[str, Batch]
     checkpoint.save(out_dir, model, opt, step, round(time.perf_counter() - start, 3), rng)
     saved = step
 
-  stop = []  # the signal that asked the run to stop
-  def on_signal(signum, frame):
-    if stop: raise KeyboardInterrupt  # a second one stops at once
-    stop.append(signum)
-  handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)} if threading.current_thread() is threading.main_thread() else {}
   try:
-    if not resume:
-      evaluate(0)
-      save(0)
-    if stop: raise Interrupted(first, stop[0], out_dir)  # asked during the first evaluation, which compiles for minutes
-    for step in (bar := tqdm(range(first + 1, steps + 1))):
-      train_step(*next_batch())  # no host sync here: losses are read only in evaluate
-      if step % eval_every == 0 or step == steps:
-        row = evaluate(step)
-        bar.set_description(" ".join(f"{k} {v:.3g}" for k, v in row.items() if k.endswith(("_loss", "exact"))))
-      if step % ckpt_every == 0 or step == steps or stop: save(step)
-      if stop: raise Interrupted(step, stop[0], out_dir)
+    with stop_requests() as stop:
+      if not resume:
+        evaluate(0)
+        save(0)
+      if stop: raise Interrupted(first, stop[0], out_dir)  # asked during the first evaluation, which compiles for minutes
+      for step in (bar := tqdm(range(first + 1, steps + 1))):
+        train_step(*next_batch())  # no host sync here: losses are read only in evaluate
+        if step % eval_every == 0 or step == steps:
+          row = evaluate(step)
+          bar.set_description(" ".join(f"{k} {v:.3g}" for k, v in row.items() if k.endswith(("_loss", "exact"))))
+        if step % ckpt_every == 0 or step == steps or stop: save(step)
+        if stop: raise Interrupted(step, stop[0], out_dir)
     safe_save(get_state_dict(model), str(tmp := out_dir / "model.safetensors.tmp"))
     tmp.replace(out_dir / "model.safetensors")
-  finally:
-    for s, handler in handlers.items(): signal.signal(s, handler)
+  finally:  # however the run ends, its log is closed and its plot drawn
     log.close()
     try: plot_runs([out_dir], out_dir / "loss.png")
-    except (ValueError, OSError) as e: print(f"warning: no plot written: {e}", file=sys.stderr)  # never in place of the run's own outcome
+    except (ValueError, OSError) as e: print(f"warning: no plot written: {e}", file=sys.stderr)
   return rows
 
 def load_run(run_dir:str|Path) -> tuple[dict, Transformer]:
