@@ -102,7 +102,9 @@ def guarded(main:Callable[[], None]) -> Callable[[], None]:
     try: main()
     except CheckpointError as e: fail(f"--resume: {e}")
     except ValueError as e: fail(str(e))
-    except Diverged as e: fail(str(e), 1)
+    except Diverged as e:
+      print(file=sys.stderr)  # off the progress bar's line
+      fail(str(e), 1)
     except Interrupted as e:
       print(f"\ninterrupted at step {e.step}; checkpoint and plot written. Resume with: python {sys.argv[0]} --resume {e.out_dir}", file=sys.stderr)
       sys.exit(128 + e.signum)
