@@ -32,3 +32,9 @@ def test_summary_reports_the_steps_at_which_accuracy_thresholds_were_crossed():
           for s, ta, te in [(0, 0.0, 0.0), (10, 1.0, 0.2), (20, 1.0, 0.995), (30, 1.0, 1.0)]]
   text = summary(rows)
   assert "train acc 100% at step 10" in text and "test acc >= 99% at step 20" in text and "10.00 steps/s" in text
+
+def test_a_last_line_cut_short_by_a_kill_is_left_out_and_a_garbled_one_is_not(tmp_path):
+  (path := tmp_path / "metrics.jsonl").write_text('{"step": 0}\n{"step": 10}\n{"step": 2')
+  assert [r["step"] for r in read_metrics(path)] == [0, 10]
+  path.write_text('{"step": 0}\n{"step": 2\n')
+  with pytest.raises(ValueError, match="JSON"): read_metrics(path)

@@ -15,11 +15,14 @@ class MetricsLog:
   def close(self): self.file.close()
 
 def read_metrics(path:str|Path) -> list[dict]:
-  """The rows of a metrics.jsonl, or of RUN_DIR/metrics.jsonl. A missing, empty or garbled file is a ValueError."""
+  """The rows of a metrics.jsonl, or of RUN_DIR/metrics.jsonl. A missing, empty or garbled file is a ValueError; a last
+  line without its newline is a row a kill cut short, and is left out."""
   path = Path(path)
   if path.is_dir(): path = path / "metrics.jsonl"
   if not path.is_file(): raise ValueError(f"no metrics file at {path}")
-  try: rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+  try:
+    text = path.read_text()
+    rows = [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines() if line.strip()]
   except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f"{path} is not valid JSON lines ({e})") from None
   if not rows: raise ValueError(f"{path} holds no metrics")
   if not all(isinstance(r, dict) and isinstance(r.get("step"), int) for r in rows): raise ValueError(f"{path} has a row without a step")
