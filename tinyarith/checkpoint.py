@@ -29,7 +29,6 @@ def _durable(tmp:Path, path:Path):
 
 def save(run_dir:Path, model, opt, step:int, elapsed:float, rng:np.random.Generator|None=None):
   run_dir, name = Path(run_dir), f"checkpoint-{step}.safetensors"
-  old = read_record(run_dir) if (run_dir / RECORD).exists() else None
   safe_save(training_state(model, opt), str(tmp := run_dir / f"{name}.tmp"))
   data = tmp.read_bytes()
   _durable(tmp, run_dir / name)
@@ -37,7 +36,8 @@ def save(run_dir:Path, model, opt, step:int, elapsed:float, rng:np.random.Genera
             "rng": None if rng is None else rng.bit_generator.state}
   (tmp := run_dir / f"{RECORD}.tmp").write_text(json.dumps(record) + "\n")
   _durable(tmp, run_dir / RECORD)
-  if old and old["tensors"] != name: (run_dir / old["tensors"]).unlink(missing_ok=True)
+  for stale in run_dir.glob("checkpoint-*.safetensors"):  # only now that the record names the new file
+    if stale.name != name: stale.unlink(missing_ok=True)
 
 def read_record(run_dir:Path) -> dict:
   """The checkpoint record of run_dir, its tensors file checked against the size and checksum it names."""

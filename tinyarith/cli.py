@@ -3,7 +3,7 @@ import argparse, json, math, os, sys
 from pathlib import Path
 from typing import Callable, NoReturn
 from tinygrad import Device
-from tinyarith.checkpoint import CheckpointError, read_record
+from tinyarith.checkpoint import CheckpointError
 from tinyarith.model import Config, Transformer
 from tinyarith.train import Interrupted, Diverged, adamw
 
@@ -65,8 +65,6 @@ def parse_args(parser:argparse.ArgumentParser) -> argparse.Namespace:
     if args.out: fail("--resume continues the run in its own directory: drop --out")
     try: saved = json.loads((Path(args.resume) / "config.json").read_text())["args"]
     except (OSError, ValueError, KeyError, TypeError) as e: fail(f"--resume {args.resume}: not a run directory with a readable config.json ({e})")
-    try: read_record(Path(args.resume))
-    except CheckpointError as e: fail(f"--resume {args.resume}: {e}")
     parser.set_defaults(**{k: v for k, v in saved.items() if k not in ("out", "resume")})
     args = parser.parse_args()
     if diff := [k for k, v in saved.items() if k not in RESUMABLE and getattr(args, k, v) != v]:
