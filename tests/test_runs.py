@@ -6,7 +6,8 @@ import pytest
 from conftest import EXPERIMENTS, experiment
 from tinyarith import checkpoint
 from tinyarith.metrics import read_metrics
-from tinyarith.train import load_run
+from tinyarith.model import Config, Transformer
+from tinyarith.train import adamw, load_run
 
 ADD = ["--digits", "1", "--n-layers", "1", "--d-model", "32", "--n-heads", "2", "--d-mlp", "64", "--test-size", "20",
        "--batch-size", "64", "--steps", "400", "--eval-every", "40", "--seed", "3"]
@@ -102,3 +103,12 @@ def test_a_finished_run_resumed_with_more_steps_goes_on(grok_reference, tmp_path
   finished("grokking", "--resume", run, "--steps", "240")
   steps = [r["step"] for r in read_metrics(run)]
   assert steps == list(range(0, 241, 20)) and ckpt_step(run) == 240
+
+def test_a_save_leaves_one_tensors_file_and_clears_what_a_killed_save_left(tmp_path):
+  model = Transformer(Config(vocab=5, ctx_len=4, d_model=8, n_heads=2, d_mlp=16), seed=0)
+  opt = adamw(model)
+  checkpoint.save(tmp_path, model, opt, step=10, elapsed=1.0)
+  (tmp_path / "checkpoint-15.safetensors.tmp").write_bytes(b"half written")  # a save killed before its rename
+  checkpoint.save(tmp_path, model, opt, step=20, elapsed=2.0)
+  assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-20.safetensors"]
+  assert checkpoint.load(tmp_path, model, opt)["step"] == 20

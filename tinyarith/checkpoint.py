@@ -3,7 +3,8 @@ state, the step and the elapsed time, kept safe against a kill at any moment.
 
 RUN_DIR/checkpoint.json is the commit record. It names the tensors file (checkpoint-<step>.safetensors) with its size and
 sha256. Each file is written to a temporary name, flushed to disk and renamed into place, the tensors first; the older
-tensors file is removed only once the new record is in place. A kill at any moment leaves the old checkpoint or the new one."""
+tensors file, and any a killed save left half-written, are removed only once the new record is in place. A kill at any
+moment leaves the old checkpoint or the new one."""
 import hashlib, json, math, os
 from pathlib import Path
 import numpy as np
@@ -36,7 +37,7 @@ def save(run_dir:Path, model, opt, step:int, elapsed:float, rng:np.random.Genera
             "rng": None if rng is None else rng.bit_generator.state}
   (tmp := run_dir / f"{RECORD}.tmp").write_text(json.dumps(record) + "\n")
   _durable(tmp, run_dir / RECORD)
-  for stale in run_dir.glob("checkpoint-*.safetensors"):  # only now that the record names the new file
+  for stale in run_dir.glob("checkpoint-*.safetensors*"):  # only now that the record names the new file; .tmp: a killed save's
     if stale.name != name: stale.unlink(missing_ok=True)
 
 def read_record(run_dir:Path) -> dict:
