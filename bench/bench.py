@@ -46,7 +46,8 @@ WORKLOADS = {"grok": grokking, "addition": addition}
 def tinyarith_steps(w:Workload):
   from tinygrad import Tensor, Device
   from tinyarith.model import Transformer
-  from tinyarith.train import adamw, make_train_step, make_eval_step
+  from tinyarith.config import adamw
+  from tinyarith.train import make_train_step, make_eval_step
   model = Transformer(w.cfg, seed=0)
   span = target_span(w.eval_set[1] if w.eval_set else w.next_batch()[1])  # fixed layouts: any batch shows the positions
   train_step, eval_step = make_train_step(model, adamw(model, **w.opt), span), make_eval_step(model, span)

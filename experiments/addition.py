@@ -6,23 +6,23 @@ from tinygrad import Tensor
 from tinyarith import cli
 from tinyarith.data import VOCAB, AdditionProblems, addition_tokens, answer_value, next_token_targets
 from tinyarith.decode import make_greedy_decoder, addition_answers, addition_exact_match
+from tinyarith.errors import BadInput
 from tinyarith.loss import target_span
 from tinyarith.metrics import summary
-from tinyarith.train import train, load_run
+from tinyarith.train import Data, train, load_run
 
 TRAIN_SAMPLE = 1000  # fixed training problems whose loss draws the train curve
 
-def batch(a:np.ndarray, b:np.ndarray, args) -> tuple[Tensor, Tensor]:
-  tokens = addition_tokens(a, b, args.digits, args.reverse)
+def batch(a:np.ndarray, b:np.ndarray, digits:int, reverse:bool) -> tuple[Tensor, Tensor]:
+  tokens = addition_tokens(a, b, digits, reverse)
   return Tensor(tokens), Tensor(next_token_targets(tokens))
 
-def ask(question:str, run:str):
-  try: config, model = load_run(run)
-  except ValueError as e: raise ValueError(f"--run: {e}") from None
-  digits, reverse = config["args"]["digits"], config["args"]["reverse"]
-  if not (m := re.fullmatch(r"\s*(\d+)\s*\+\s*(\d+)\s*", question)): raise ValueError(f"--ask wants a question like '123+456', got {question!r}")
+def ask(question:str, run_dir:str):
+  config, model = load_run(run_dir)
+  digits, reverse = config["data"]["digits"], config["data"]["reverse"]
+  if not (m := re.fullmatch(r"\s*(\d+)\s*\+\s*(\d+)\s*", question)): raise BadInput("ask", f"wants a question like '123+456', got {question!r}")
   a, b = int(m[1]), int(m[2])
-  if max(a, b) >= 10 ** digits: raise ValueError(f"--ask: this model adds numbers of up to {digits} digits, got {question!r}")
+  if max(a, b) >= 10 ** digits: raise BadInput("ask", f"this model adds numbers of up to {digits} digits, got {question!r}")
   written = addition_answers(make_greedy_decoder(model), np.array([a]), np.array([b]), digits, reverse)
   value = int(answer_value(written, reverse)[0])
   print(f"{a}+{b}={value}  (true {a + b}, {'right' if value == a + b else 'WRONG'}; the model wrote {''.join(map(str, written[0]))})")
@@ -31,10 +31,10 @@ def ask(question:str, run:str):
 def main():
   parser = cli.ArgumentParser(description=__doc__)
   g = parser.add_argument_group("data")
-  g.add_argument("--digits", type=cli.checked(int, lambda d: 1 <= d <= 9, "1 to 9 (a problem is coded in a 64-bit integer)"), default=3, help="digits per operand (operands zero-padded to this, the answer to one more)")
+  g.add_argument("--digits", type=int, default=3, help="digits per operand, 1 to 9 (operands zero-padded to this, the answer to one more)")
   g.add_argument("--reverse", action=argparse.BooleanOptionalAction, default=True, help="write the answer least significant digit first")
-  g.add_argument("--test-size", type=cli.POSITIVE_INT, help="held-out problems (default: 10000, or a fifth of all problems if fewer)")
-  g.add_argument("--batch-size", type=cli.POSITIVE_INT, default=256, help="training problems per step, drawn fresh each step")
+  g.add_argument("--test-size", type=int, help="held-out problems (default: 10000, or a fifth of all problems if fewer)")
+  g.add_argument("--batch-size", type=int, default=256, help="training problems per step, drawn fresh each step")
   g.add_argument("--ask", help="a question like '123+456' for the model saved in --run")
   g.add_argument("--run", help="run directory whose model --ask uses")
   cli.add_model_args(parser)
@@ -45,22 +45,22 @@ def main():
     if not args.run: cli.fail("--ask needs --run RUN_DIR")
     return ask(args.ask, args.run)
 
-  try: problems = AdditionProblems(args.digits, args.test_size or min(10_000, 10 ** (2 * args.digits) // 5), args.seed)
-  except ValueError as e: cli.fail(f"--test-size: {e}")
-  cfg, model, opt = cli.build_model(args, vocab=len(VOCAB), ctx_len=3 * args.digits + 3, n_out=10)  # outputs: the digits
+  data = {k: getattr(args, k) for k in ("digits", "reverse", "test_size", "batch_size")}
+  run = cli.run_config(args, "addition", data, f"addition-{args.digits}d-{'rev' if args.reverse else 'plain'}-seed{args.seed}",
+                       vocab=len(VOCAB), ctx_len=3 * args.digits + 3, n_out=10)  # outputs: the digits
+  problems = AdditionProblems(args.digits, args.test_size, args.seed, args.batch_size)
+  model, opt = run.build()
   test_a, test_b = problems.test()
-  test_exact = addition_exact_match(model, test_a, test_b, args.digits, args.reverse)
-
-  out = cli.run_dir(args, f"addition-{args.digits}d-{'rev' if args.reverse else 'plain'}-seed{args.seed}")
+  out = cli.make_run_dir(run, resume=bool(args.resume))
   print(f"{args.digits}-digit addition, {'reversed' if args.reverse else 'plain'} answers, {len(test_a)} held-out problems; writing {out}/")
-  train_sample, test_set = batch(*problems.sample(TRAIN_SAMPLE), args), batch(test_a, test_b, args)
-  span = target_span(train_sample[1].numpy())  # the "=" and the answer digits: the same positions in every padded problem
-  rows = train(model, opt, lambda: batch(*problems.sample(args.batch_size), args), {"train": train_sample, "test": test_set},
-               args.steps, args.eval_every, out,
-               {"experiment": "addition", "seed": args.seed, "args": vars(args), "model": cfg.to_dict()}, test_exact, span,
-               ckpt_every=args.ckpt_every, resume=bool(args.resume), rng=problems.rng)
+  train_sample, test_set = batch(*problems.sample(TRAIN_SAMPLE), args.digits, args.reverse), batch(test_a, test_b, args.digits, args.reverse)
+  data = Data(lambda: batch(*problems.sample(), args.digits, args.reverse), {"train": train_sample, "test": test_set},
+              span=target_span(train_sample[1].numpy()),  # the "=" and the answer digits: the same positions in every problem
+              extra_metrics=addition_exact_match(model, test_a, test_b, args.digits, args.reverse), rng=problems.rng)
+  rows = train(model, opt, data, run, resume=bool(args.resume))
   print(summary(rows))
-  for name in ("carries", "operand_digits"): print(f"exact match by {name}: " + ", ".join(f"{k}: {v['exact']:.4f} (n={v['n']})" for k, v in rows[-1][f"test_exact_by_{name}"].items()))
+  for name in ("carries", "operand_digits"):
+    print(f"exact match by {name}: " + ", ".join(f"{k}: {v['exact']:.4f} (n={v['n']})" for k, v in rows[-1][f"test_exact_by_{name}"].items()))
   print(f"wrote {out}/config.json, metrics.jsonl, checkpoint.json, model.safetensors, loss.png")
 
 if __name__ == "__main__": main()

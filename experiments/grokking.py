@@ -5,7 +5,7 @@ from tinyarith import cli
 from tinyarith.data import OPS, modular_split
 from tinyarith.loss import target_span
 from tinyarith.metrics import summary
-from tinyarith.train import train
+from tinyarith.train import Data, train
 
 OP_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "div", "x2+y2": "sqsum"}  # for run directory names
 
@@ -13,23 +13,22 @@ OP_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "div", "x2+y2": "sqsum"}  #
 def main():
   parser = cli.ArgumentParser(description=__doc__)
   g = parser.add_argument_group("data")
-  g.add_argument("--p", type=cli.checked(int, lambda p: p >= 2, "at least 2"), default=113, help="the modulus; tokens are 0..p-1 and '=' is p")
+  g.add_argument("--p", type=int, default=113, help="the modulus; tokens are 0..p-1 and '=' is p")
   g.add_argument("--op", choices=list(OPS), default="+", help="a op b mod p (/ keeps b invertible mod p)")
-  g.add_argument("--train-frac", type=cli.FRACTION, default=0.3, help="fraction of all pairs to train on; the rest is the test set")
+  g.add_argument("--train-frac", type=float, default=0.3, help="fraction of all pairs to train on; the rest is the test set")
   cli.add_model_args(parser)
   cli.add_train_args(parser)
   parser.set_defaults(steps=25000, eval_every=100)
   args = cli.parse_args(parser)
 
-  try: x_train, y_train, x_test, y_test = modular_split(args.p, args.op, args.train_frac, args.seed)
-  except ValueError as e: cli.fail(f"--train-frac: {e}")
-  cfg, model, opt = cli.build_model(args, vocab=args.p + 1, ctx_len=3, n_out=args.p)
-  out = cli.run_dir(args, f"grokking-{OP_NAMES[args.op]}-p{args.p}-seed{args.seed}")
-  train_set, test_set = (Tensor(x_train), Tensor(y_train)), (Tensor(x_test), Tensor(y_test))
+  run = cli.run_config(args, "grokking", {"p": args.p, "op": args.op, "train_frac": args.train_frac},
+                       f"grokking-{OP_NAMES[args.op]}-p{args.p}-seed{args.seed}", vocab=args.p + 1, ctx_len=3, n_out=args.p)
+  x_train, y_train, x_test, y_test = modular_split(args.p, args.op, args.train_frac, args.seed)
+  out = cli.make_run_dir(run, resume=bool(args.resume))
   print(f"{len(x_train)} train / {len(x_test)} test pairs of a {args.op} b mod {args.p}; writing {out}/")
-  rows = train(model, opt, lambda: train_set, {"train": train_set, "test": test_set}, args.steps, args.eval_every, out,
-               {"experiment": "grokking", "seed": args.seed, "args": vars(args), "model": cfg.to_dict()}, span=target_span(y_train, y_test),
-               ckpt_every=args.ckpt_every, resume=bool(args.resume))
+  train_set, test_set = (Tensor(x_train), Tensor(y_train)), (Tensor(x_test), Tensor(y_test))
+  rows = train(*run.build(), Data(lambda: train_set, {"train": train_set, "test": test_set}, span=target_span(y_train, y_test)),
+               run, resume=bool(args.resume))
   print(summary(rows))
   print(f"wrote {out}/config.json, metrics.jsonl, checkpoint.json, model.safetensors, loss.png")
 

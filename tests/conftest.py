@@ -2,24 +2,26 @@ import os, subprocess, sys
 from pathlib import Path
 import pytest
 from tinygrad import Tensor
+from tinyarith.config import RunConfig
 from tinyarith.data import modular_split
-from tinyarith.model import Config, Transformer
-from tinyarith.train import adamw, train
+from tinyarith.model import Config
+from tinyarith.train import Data, train
 
 os.environ.pop("TINYARITH_CACHE", None)  # the tests run what a user runs by default; test_jit.py turns the step cache on itself
 
 # A grokking run small enough for CI: see test_learning.py for why this config
 GROK = dict(p=23, train_frac=0.8, lr=3e-3, steps=600, eval_every=50, seed=0)
 
+def grok_config(out, p:int, train_frac:float, **train_settings) -> RunConfig:
+  return RunConfig("grokking", Config(vocab=p + 1, ctx_len=3, n_out=p), {"p": p, "op": "+", "train_frac": train_frac}, out=str(out), **train_settings)
+
 @pytest.fixture(scope="session")
 def grok_run(tmp_path_factory):
-  out = tmp_path_factory.mktemp("grok")
+  run = grok_config(tmp_path_factory.mktemp("grok"), **GROK)
   x_train, y_train, x_test, y_test = modular_split(GROK["p"], "+", GROK["train_frac"], GROK["seed"])
-  model = Transformer(Config(vocab=GROK["p"] + 1, ctx_len=3, n_out=GROK["p"]), seed=GROK["seed"])
   train_set = (Tensor(x_train), Tensor(y_train))
-  train(model, adamw(model, lr=GROK["lr"]), lambda: train_set, {"train": train_set, "test": (Tensor(x_test), Tensor(y_test))},
-        GROK["steps"], GROK["eval_every"], out, {"test": "grok_run", **GROK})
-  return out
+  train(*run.build(), Data(lambda: train_set, {"train": train_set, "test": (Tensor(x_test), Tensor(y_test))}), run)
+  return Path(run.out)
 
 EXPERIMENTS = Path(__file__).parent.parent / "experiments"
 

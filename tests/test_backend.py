@@ -8,7 +8,8 @@ import json
 from tinygrad import Tensor, Device
 from tinyarith.data import modular_split
 from tinyarith.model import Config, Transformer
-from tinyarith.train import adamw, make_train_step
+from tinyarith.config import adamw
+from tinyarith.train import make_train_step
 model = Transformer(Config(vocab=8, ctx_len=3, d_model=16, n_heads=2, d_mlp=32, n_out=7), seed=0)
 x, y, _, _ = modular_split(7, "+", 0.5, seed=0)
 x, y = Tensor(x).realize(), Tensor(y).realize()

@@ -3,7 +3,8 @@ import pytest
 from tinygrad import Tensor, TinyJit
 from tinyarith.data import modular_split
 from tinyarith.model import Config, Transformer
-from tinyarith.train import adamw, make_train_step
+from tinyarith.config import adamw
+from tinyarith.train import make_train_step
 
 def test_train_step_replays_captured_kernels_without_scheduling(monkeypatch):
   model = Transformer(Config(vocab=8, ctx_len=3, d_model=16, n_heads=2, d_mlp=32, n_out=7), seed=0)

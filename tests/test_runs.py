@@ -7,7 +7,8 @@ from conftest import EXPERIMENTS, experiment
 from tinyarith import checkpoint
 from tinyarith.metrics import read_metrics
 from tinyarith.model import Config, Transformer
-from tinyarith.train import adamw, load_run
+from tinyarith.config import adamw
+from tinyarith.train import load_run
 
 ADD = ["--digits", "1", "--n-layers", "1", "--d-model", "32", "--n-heads", "2", "--d-mlp", "64", "--test-size", "20",
        "--batch-size", "64", "--steps", "400", "--eval-every", "40", "--seed", "3"]

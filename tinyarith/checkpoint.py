@@ -2,18 +2,21 @@
 state, the step and the elapsed time, kept safe against a kill at any moment.
 
 RUN_DIR/checkpoint.json is the commit record. It names the tensors file (checkpoint-<step>.safetensors) with its size and
-sha256. Each file is written to a temporary name, flushed to disk and renamed into place, the tensors first; the older
+sha256. Each file is written to a temporary name, flushed to disk and renamed into place (tinyarith.files), the tensors first; the older
 tensors file, and any a killed save left half-written, are removed only once the new record is in place. A kill at any
 moment leaves the old checkpoint or the new one."""
-import hashlib, json, math, os
+import hashlib, json, math
 from pathlib import Path
 import numpy as np
 from tinygrad import Tensor
 from tinygrad.nn.state import get_parameters, get_state_dict, safe_save, safe_load
+from tinyarith import files
+from tinyarith.errors import BadInput
 
 RECORD = "checkpoint.json"
 
-class CheckpointError(ValueError): pass
+class CheckpointError(BadInput):
+  def __init__(self, message:str): super().__init__("resume", message)
 
 def training_state(model, opt) -> dict[str, Tensor]:
   """Every Tensor a run needs to go on: the model's, and the optimizer's own (its params.* are the model's)."""
@@ -24,19 +27,14 @@ def finite(model) -> bool:
   """Whether every weight is finite: a NaN or inf anywhere makes the sum one (one small kernel, one host read)."""
   return math.isfinite(Tensor.stack(*[p.float().sum() for p in get_parameters(model)]).sum().item())
 
-def _durable(tmp:Path, path:Path):
-  with open(tmp, "rb+") as f: os.fsync(f.fileno())
-  tmp.replace(path)
-
 def save(run_dir:Path, model, opt, step:int, elapsed:float, rng:np.random.Generator|None=None):
   run_dir, name = Path(run_dir), f"checkpoint-{step}.safetensors"
-  safe_save(training_state(model, opt), str(tmp := run_dir / f"{name}.tmp"))
-  data = tmp.read_bytes()
-  _durable(tmp, run_dir / name)
+  with files.replacing(run_dir / name) as tmp:
+    safe_save(training_state(model, opt), str(tmp))
+    data = tmp.read_bytes()
   record = {"step": step, "elapsed": elapsed, "tensors": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
             "rng": None if rng is None else rng.bit_generator.state}
-  (tmp := run_dir / f"{RECORD}.tmp").write_text(json.dumps(record) + "\n")
-  _durable(tmp, run_dir / RECORD)
+  files.write_text(run_dir / RECORD, json.dumps(record) + "\n")
   for stale in run_dir.glob("checkpoint-*.safetensors*"):  # only now that the record names the new file; .tmp: a killed save's
     if stale.name != name: stale.unlink(missing_ok=True)
 

@@ -1,5 +1,6 @@
 """Datasets as numpy arrays of tokens and per-position targets (IGNORE where a position does not count)."""
 import numpy as np
+from tinyarith.errors import BadInput
 from tinyarith.loss import IGNORE
 
 # modular operations: name -> (f(a, b, p) on int64 arrays, which pairs exist)
@@ -14,8 +15,8 @@ OPS = {
 def modular_table(p:int, op:str="+") -> tuple[np.ndarray, np.ndarray]:
   """Every pair as tokens [a, b, =] with = being token p, and its label (a op b) mod p. Division keeps the b invertible mod p.
   Returns tokens (N, 3) and labels (N,)."""
-  if p < 2: raise ValueError(f"modulus p must be at least 2, got {p}")
-  if op not in OPS: raise ValueError(f"unknown op {op!r}, choose from {', '.join(OPS)}")
+  if p < 2: raise BadInput("p", f"the modulus must be at least 2, got {p}")
+  if op not in OPS: raise BadInput("op", f"unknown op {op!r}, choose from {', '.join(OPS)}")
   f, exists = OPS[op]
   a, b = (g.ravel().astype(np.int64) for g in np.meshgrid(np.arange(p), np.arange(p), indexing="ij"))
   if exists is not None: a, b = a[keep := exists(b, p)], b[keep]
@@ -24,33 +25,33 @@ def modular_table(p:int, op:str="+") -> tuple[np.ndarray, np.ndarray]:
 def modular_split(p:int, op:str, train_frac:float, seed:int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
   """A seeded permutation of the table cut at train_frac: each pair is in exactly one of train and test.
   Returns x_train, y_train, x_test, y_test; x is (N, 3) tokens, y is (N, 3) targets with only the last position kept."""
-  if not 0 < train_frac < 1: raise ValueError(f"train fraction must be in (0, 1), got {train_frac}")
+  if not 0 < train_frac < 1: raise BadInput("train_frac", f"must be strictly between 0 and 1, got {train_frac}")
   tokens, labels = modular_table(p, op)
   n_train = int(train_frac * len(tokens))
-  if not 0 < n_train < len(tokens): raise ValueError(f"train fraction {train_frac} of {len(tokens)} pairs leaves train or test empty")
+  if not 0 < n_train < len(tokens): raise BadInput("train_frac", f"{train_frac} of {len(tokens)} pairs leaves train or test empty")
   targets = np.full_like(tokens, IGNORE)
   targets[:, -1] = labels  # the model reads the answer off the '=' position
   perm = np.random.default_rng(seed).permutation(len(tokens))
   train, test = perm[:n_train], perm[n_train:]
   return tokens[train], targets[train], tokens[test], targets[test]
 
-# Addition: "13+51=" followed by the answer, as characters over this vocabulary ('-', '*', '/' and the pad token are reserved)
+# Addition: "13+51=" followed by the answer, as characters over this vocabulary. '-', '*', '/' and '_' are reserved for
+# other operations and padding; no problem uses them yet, but they keep the token ids, and so trained models, as they are.
 VOCAB = list("0123456789+=-*/") + ["_"]
 STOI = {s: i for i, s in enumerate(VOCAB)}
-PLUS, EQUALS, PAD = STOI["+"], STOI["="], STOI["_"]
+PLUS, EQUALS = STOI["+"], STOI["="]
 
 def encode(text:str) -> list[int]: return [STOI[ch] for ch in text]
 def decode(tokens) -> str: return "".join(VOCAB[int(t)] for t in tokens)
 
 def next_token_targets(tokens:np.ndarray) -> np.ndarray:
-  """Next-token targets with the prompt masked: the target at t is token t+1 from the '=' position on, IGNORE before it,
-  at the last position and wherever the next token is padding. tokens (..., T) -> targets (..., T)
+  """Next-token targets with the prompt masked: the target at t is token t+1 from the '=' position on, IGNORE before it
+  and at the last position. tokens (..., T) -> targets (..., T)
   >>> next_token_targets(np.array(encode("47+6=35")))  # the walkthrough of seed 000
   array([-1, -1, -1, -1,  3,  5, -1])"""
   targets = np.full_like(tokens, IGNORE)
   targets[..., :-1] = tokens[..., 1:]
   targets[np.cumsum(tokens == EQUALS, axis=-1) == 0] = IGNORE  # the prompt, up to the '='
-  targets[targets == PAD] = IGNORE
   return targets
 
 def addition_tokens(a:np.ndarray, b:np.ndarray, digits:int, reverse:bool=True) -> np.ndarray:
@@ -79,18 +80,22 @@ def carries(a:np.ndarray, b:np.ndarray, digits:int) -> np.ndarray:
 
 class AdditionProblems:
   """A held-out test set of distinct problems, and a seeded stream of training problems that never produces one of them."""
-  def __init__(self, digits:int, test_size:int, seed:int):
-    if digits < 1: raise ValueError(f"digits must be positive, got {digits}")
-    self.digits, self.n_pairs = digits, 10 ** (2 * digits)
-    if not 0 < test_size <= self.n_pairs // 2: raise ValueError(f"test size must be in 1..{self.n_pairs // 2} (half of the {self.n_pairs} problems) at {digits} digits, got {test_size}")
+  def __init__(self, digits:int, test_size:int|None, seed:int, batch_size:int=256):
+    """test_size None: 10,000 held-out problems, or a fifth of all problems if fewer."""
+    if batch_size < 1: raise BadInput("batch_size", f"must be a positive integer, got {batch_size}")
+    if not 1 <= digits <= 9: raise BadInput("digits", f"must be 1 to 9 (a problem is coded in a 64-bit integer), got {digits}")
+    self.digits, self.n_pairs, self.batch_size = digits, 10 ** (2 * digits), batch_size
+    test_size = min(10_000, self.n_pairs // 5) if test_size is None else test_size
+    if not 0 < test_size <= self.n_pairs // 2: raise BadInput("test_size", f"must be in 1..{self.n_pairs // 2} (half of the {self.n_pairs} problems) at {digits} digits, got {test_size}")
     self.rng = np.random.default_rng(seed)
     self.held_out = np.sort(self.rng.choice(self.n_pairs, size=test_size, replace=False))  # problem a*10^digits + b
 
   def split(self, codes:np.ndarray) -> tuple[np.ndarray, np.ndarray]: return np.divmod(codes, 10 ** self.digits)
   def test(self) -> tuple[np.ndarray, np.ndarray]: return self.split(self.held_out)
 
-  def sample(self, size:int) -> tuple[np.ndarray, np.ndarray]:
-    """`size` training problems, uniform over all problems not held out."""
+  def sample(self, size:int|None=None) -> tuple[np.ndarray, np.ndarray]:
+    """`size` (default: batch_size) training problems, uniform over all problems not held out."""
+    size = size or self.batch_size
     codes = np.empty(0, dtype=np.int64)
     while len(codes) < size:
       draw = self.rng.integers(0, self.n_pairs, size=size - len(codes))

@@ -1,4 +1,4 @@
-"""Masked cross-entropy that stays accurate when the model is nearly certain, and accuracy."""
+"""Masked cross-entropy whose value and gradient stay accurate when the model is nearly certain, and accuracy."""
 import numpy as np
 from tinygrad import Tensor, Device, dtypes
 
@@ -8,24 +8,36 @@ def has_float64(device:str|None=None) -> bool:
   return dtypes.float64 in Device[device or Device.DEFAULT].renderer.supported_dtypes()
 
 def log1p(s:Tensor) -> Tensor:
-  """log(1 + s) for s >= 0 without losing small s to rounding (tinygrad has no log1p); both branches stay finite for the gradient"""
-  series = s * (1 - s * (1/2 - s * (1/3 - s / 4)))  # relative error < s^4/5 = 2e-9 below 1e-2
-  return (s < 1e-2).where(series, (1 + s).log())
+  """log(1 + s) for s >= 0 without losing small s to rounding (tinygrad has no log1p): a series below the switch, whose
+  truncation costs s^8/9 relative, and log(1 + s) above it, whose rounding of 1 + s costs eps/s. The switch balances the two:
+  relative error below 1e-14 in float64 and 1e-6 in float32 (measured worst 8.1e-15 and 5.0e-7, tests/test_loss.py)."""
+  series = s * (1 - s * (1/2 - s * (1/3 - s * (1/4 - s * (1/5 - s * (1/6 - s * (1/7 - s / 8)))))))
+  return (s < (1e-2 if s.dtype == dtypes.float64 else 1e-1)).where(series, (1 + s).log())
+
+def with_gradient(value:Tensor, x:Tensor, grad:Tensor) -> Tensor:
+  """value, whose gradient with respect to x is grad: x - x.detach() is 0 in the forward pass and the identity backward."""
+  return value.detach() + ((x - x.detach()) * grad.detach()).sum()
 
 def cross_entropy(logits:Tensor, targets:Tensor) -> Tensor:
-  """Mean -log p(target) over the positions whose target is not IGNORE. logits (..., C), targets (...) int.
+  """Mean -log p(target) over the positions whose target is not IGNORE (0 when every target is). logits (..., C), targets (...) int.
 
-  Late in grokking the train loss is ~1e-7..1e-12: log_softmax in float32 rounds it to 0 (seed 001's spikes).
-  We compute in float64 where the device has it, and in either dtype write the loss of each row as
-    m + log1p(sum over j != argmax of exp(d_j - m)),  d = logits - logit[target],  m = max(d) >= 0
-  so a confident correct row (m = 0) keeps its tiny terms instead of computing log(1 + tiny)."""
+  Late in grokking the train loss is ~1e-7..1e-12, where the textbook forms fail: float32 log_softmax rounds the loss to 0,
+  and autograd through any shifted form gives the target's gradient as 1/(1+S) - 1 with S = sum over j != target of
+  exp(z_j - z_target), which cancels to 0 once S < eps. So the loss is computed in float64 where the device has it, its
+  value as  m + log1p(sum over j != argmax of exp(d_j - m)),  d = z - z_target, m = max(d) >= 0,  and its gradient is
+  written out: softmax(z) - onehot(target), the target's entry as -S/(1+S) from the other classes' terms, none of which
+  depends on which entry of a tied maximum argmax picked."""
   if has_float64(logits.device if isinstance(logits.device, str) else None): logits = logits.cast(dtypes.float64)
-  keep = targets != IGNORE
-  d = logits - logits.gather(-1, keep.where(targets, 0).unsqueeze(-1))  # (..., C), 0 at the target
+  z, keep, n_classes = logits.detach(), targets != IGNORE, logits.shape[-1]
+  is_target = keep.where(targets, 0).one_hot(n_classes).cast(dtypes.bool)  # (..., C)
+  d = z - (z * is_target).sum(-1, keepdim=True)  # (..., C), 0 at the target
   m = d.max(-1, keepdim=True)
-  not_max = d.argmax(-1).one_hot(d.shape[-1]) == 0
-  row_loss = m.squeeze(-1) + log1p(((d - m).exp() * not_max).sum(-1))  # (...)
-  return (row_loss * keep).sum() / keep.sum().maximum(1)
+  e = (d - m).exp()  # (..., C), 1 at the maximum
+  row_loss = m.squeeze(-1) + log1p((e * (d.argmax(-1).one_hot(n_classes) == 0)).sum(-1))  # (...)
+  others = (e * is_target.logical_not()).sum(-1, keepdim=True)  # S exp(-m); the denominator below is (1 + S) exp(-m)
+  grad = is_target.where(-others, e) / (others + (e * is_target).sum(-1, keepdim=True))  # softmax - onehot, (..., C)
+  n_kept = keep.sum().maximum(1)
+  return with_gradient((row_loss * keep).sum() / n_kept, logits, grad * keep.unsqueeze(-1) / n_kept)
 
 def accuracy(logits:Tensor, targets:Tensor) -> Tensor:
   """Fraction of the kept positions whose argmax is the target."""

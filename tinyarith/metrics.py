@@ -1,13 +1,14 @@
 """The metrics log: one JSON object per evaluation in RUN_DIR/metrics.jsonl, flushed as written."""
 import json
 from pathlib import Path
+from tinyarith import files
+from tinyarith.errors import BadInput
 
 class MetricsLog:
   def __init__(self, path:Path, keep:list[dict]|None=None):
     """A fresh log at path, or with keep: the log continues after those rows (a resumed run), every later row dropped."""
     if keep is not None:
-      (tmp := path.with_suffix(".tmp")).write_text("".join(json.dumps(row) + "\n" for row in keep))
-      tmp.replace(path)
+      files.write_text(path, "".join(json.dumps(row) + "\n" for row in keep))
     self.file = open(path, "w" if keep is None else "a")
   def write(self, row:dict):
     self.file.write(json.dumps(row) + "\n")
@@ -15,17 +16,17 @@ class MetricsLog:
   def close(self): self.file.close()
 
 def read_metrics(path:str|Path) -> list[dict]:
-  """The rows of a metrics.jsonl, or of RUN_DIR/metrics.jsonl. A missing, empty or garbled file is a ValueError; a last
+  """The rows of a metrics.jsonl, or of RUN_DIR/metrics.jsonl. A missing, empty or garbled file is BadInput; a last
   line without its newline is a row a kill cut short, and is left out."""
   path = Path(path)
   if path.is_dir(): path = path / "metrics.jsonl"
-  if not path.is_file(): raise ValueError(f"no metrics file at {path}")
+  if not path.is_file(): raise BadInput(None, f"no metrics file at {path}")
   try:
     text = path.read_text()
     rows = [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines() if line.strip()]
-  except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f"{path} is not valid JSON lines ({e})") from None
-  if not rows: raise ValueError(f"{path} holds no metrics")
-  if not all(isinstance(r, dict) and isinstance(r.get("step"), int) for r in rows): raise ValueError(f"{path} has a row without a step")
+  except (json.JSONDecodeError, UnicodeDecodeError) as e: raise BadInput(None, f"{path} is not valid JSON lines ({e})") from None
+  if not rows: raise BadInput(None, f"{path} holds no metrics")
+  if not all(isinstance(r, dict) and isinstance(r.get("step"), int) for r in rows): raise BadInput(None, f"{path} has a row without a step")
   return rows
 
 def first_step(rows:list[dict], key:str, at_least:float) -> int|None:

@@ -4,6 +4,7 @@ from dataclasses import dataclass, asdict
 import numpy as np
 from tinygrad import Tensor, dtypes
 from tinygrad.nn.state import get_parameters
+from tinyarith.errors import BadInput
 
 @dataclass(frozen=True)
 class Config:
@@ -19,10 +20,10 @@ class Config:
 
   def __post_init__(self):
     for name in ("vocab", "ctx_len", "n_layers", "d_model", "n_heads", "d_mlp"):
-      if getattr(self, name) < 1: raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-    if self.d_model % self.n_heads: raise ValueError(f"n_heads ({self.n_heads}) must divide d_model ({self.d_model})")
-    if self.pos not in ("learned", "rope"): raise ValueError(f"pos must be 'learned' or 'rope', got {self.pos!r}")
-    if self.pos == "rope" and (self.d_model // self.n_heads) % 2: raise ValueError("rope needs an even head size (d_model / n_heads)")
+      if not isinstance(v := getattr(self, name), int) or v < 1: raise BadInput(name, f"must be a positive integer, got {v!r}")
+    if self.d_model % self.n_heads: raise BadInput("n_heads", f"must divide d_model ({self.d_model}), got {self.n_heads}")
+    if self.pos not in ("learned", "rope"): raise BadInput("pos", f"must be 'learned' or 'rope', got {self.pos!r}")
+    if self.pos == "rope" and self.d_head % 2: raise BadInput("pos", f"rope needs an even head size (d_model / n_heads), got {self.d_head}")
 
   @property
   def d_head(self) -> int: return self.d_model // self.n_heads

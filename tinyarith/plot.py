@@ -4,14 +4,18 @@ from pathlib import Path
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from tinyarith import cli
+from tinyarith.errors import BadInput
 from tinyarith.metrics import read_metrics
 
-def plot_runs(runs:list[str|Path], out:str|Path) -> Path:
-  """Overlay every run's loss curves (log-log) above its accuracy curves; train solid, test dashed, one colour per run."""
+def figure(runs:list[str|Path]) -> Figure:
+  """Every run's loss curves (log-log) above its accuracy curves; train solid, test dashed, one colour per run."""
+  logged = [[r for r in read_metrics(run) if r["step"] > 0] for run in runs]  # step 0 has no place on a log axis
   fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(8, 7), sharex=True, height_ratios=(2, 1))
   any_loss = False
-  for i, run in enumerate(runs):
-    if not (rows := [r for r in read_metrics(run) if r["step"] > 0]): continue  # step 0 has no place on a log axis
+  for i, (run, rows) in enumerate(zip(runs, logged)):
+    if not rows: continue
     label, colour, steps = Path(run).name if len(runs) > 1 else "", f"C{i}", [r["step"] for r in rows]
     for split, style in (("train", "-"), ("test", "--")):
       if f"{split}_loss" not in rows[0]: continue
@@ -26,19 +30,23 @@ def plot_runs(runs:list[str|Path], out:str|Path) -> Path:
   ax_acc.set(xscale="log", xlabel="step", ylabel="accuracy", ylim=(-0.02, 1.02))
   for ax in (ax_loss, ax_acc): ax.grid(True, which="major", alpha=0.3); ax.legend(fontsize=8)
   fig.tight_layout()
-  fig.savefig(out, dpi=120)
-  plt.close(fig)
+  return fig
+
+def plot_runs(runs:list[str|Path], out:str|Path) -> Path:
+  """figure(runs) written to the PNG out."""
+  fig = figure(runs)
+  try: fig.savefig(out, dpi=120)
+  finally: plt.close(fig)
   return Path(out)
 
 def main(argv:list[str]|None=None):
-  from tinyarith.cli import ArgumentParser, fail
-  parser = ArgumentParser(prog="python -m tinyarith.plot", description=__doc__)
+  parser = cli.ArgumentParser(prog="python -m tinyarith.plot", description=__doc__)
   parser.add_argument("runs", nargs="+", help="run directories (or metrics.jsonl files)")
   parser.add_argument("-o", "--out", help="PNG to write (default: RUN_DIR/loss.png for one run, loss.png for several)")
   args = parser.parse_args(argv)
   out = args.out or (Path(args.runs[0]) / "loss.png" if len(args.runs) == 1 and Path(args.runs[0]).is_dir() else "loss.png")
   try: print(f"wrote {plot_runs(args.runs, out)}")
-  except ValueError as e: fail(str(e))
-  except OSError as e: fail(f"--out {out}: cannot write the plot ({e.strerror})")
+  except BadInput as e: cli.fail(e.message)
+  except OSError as e: cli.fail(f"--out {out}: cannot write the plot ({e.strerror})")
 
 if __name__ == "__main__": main()

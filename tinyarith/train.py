@@ -1,25 +1,24 @@
 """One training loop for every experiment: JIT'd train and eval steps, metrics, config, checkpoint and plot in a run directory."""
 import json, math, signal, sys, threading, time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Callable
 import numpy as np
 from tinygrad import Tensor, TinyJit, Context, Device
 from tinygrad.helpers import tqdm
-from tinygrad.nn.optim import AdamW
-from tinygrad.nn.state import get_parameters, get_state_dict, safe_save, safe_load, load_state_dict
+from tinygrad.nn.state import get_state_dict, safe_save, safe_load, load_state_dict
 from tinyarith.loss import IGNORE, cross_entropy, accuracy
 from tinyarith.model import Config, Transformer
-from tinyarith import checkpoint
+from tinyarith import checkpoint, files
+from tinyarith.config import RunConfig
+from tinyarith.errors import BadInput, Diverged, Interrupted
 from tinyarith.metrics import MetricsLog, read_metrics
 from tinyarith.plot import plot_runs
 from tinyarith.stepcache import persistent
 
 Batch = tuple[Tensor, Tensor]  # tokens (B, T), targets (B, T)
-
-def adamw(model, lr:float=1e-3, beta1:float=0.9, beta2:float=0.98, weight_decay:float=1.0) -> AdamW:
-  return AdamW(get_parameters(model), lr=lr, b1=beta1, b2=beta2, weight_decay=weight_decay)
 
 ROWS = 64  # batches are padded to a multiple of this many rows
 
@@ -67,39 +66,36 @@ def stop_requests():
   finally:
     for s, handler in handlers.items(): signal.signal(s, handler)
 
-class Interrupted(Exception):
-  """SIGINT or SIGTERM stopped the run after a whole step, with a checkpoint and the plot written."""
-  def __init__(self, step:int, signum:int, out_dir:Path): self.step, self.signum, self.out_dir = step, signum, out_dir
+@dataclass
+class Data:
+  """What the loop trains and evaluates on."""
+  next_batch: Callable[[], Batch]                 # the batch of the next step: drawn afresh, or the same full batch
+  eval_sets: dict[str, Batch]                     # name -> a whole set, evaluated in one step ("train", "test")
+  span: slice = field(default_factory=lambda: slice(None))  # the positions that hold every kept target (loss.target_span)
+  extra_metrics: Callable[[], dict] | None = None # more metrics for each evaluation's row (addition: exact match)
+  rng: np.random.Generator | None = None          # the generator next_batch draws from, kept in checkpoints
 
-class Diverged(Exception):
-  """The loss or the weights stopped being finite; the last good checkpoint is kept and the plot written."""
-
-def train(model, opt, next_batch:Callable[[], Batch], eval_sets:dict[str, Batch], steps:int, eval_every:int,
-          out_dir:str|Path, config:dict, extra_metrics:Callable[[], dict]|None=None, span:slice=slice(None),
-          ckpt_every:int|None=None, resume:bool=False, rng:np.random.Generator|None=None) -> list[dict]:
-  """Train for `steps` steps, evaluating every eval_every steps (and at 0 and the end) on each named eval set
-  (loss and accuracy over its kept targets), plus whatever extra_metrics() returns. Every kept target must lie in the
-  positions span: the model computes logits only there.
-  A checkpoint (tinyarith.checkpoint) is written every ckpt_every steps (default: at every evaluation), at the end and
-  on SIGINT/SIGTERM, which then raise Interrupted. rng is the generator next_batch draws from, kept in the checkpoint.
-  resume=True continues from out_dir's checkpoint: the metrics rows logged after it are dropped and logged again.
-  A non-finite loss or weight raises Diverged, leaving the last good checkpoint.
-  Leaves out_dir/{config.json (config plus tinygrad version and device), metrics.jsonl, checkpoint.json and its tensors,
-  model.safetensors, loss.png}; returns the metrics rows."""
-  out_dir, ckpt_every = Path(out_dir), ckpt_every or eval_every
-  first, elapsed = 0, 0.0
+def train(model, opt, data:Data, run:RunConfig, resume:bool=False) -> list[dict]:
+  """Train for run.steps steps, evaluating every run.eval_every steps (and at 0 and the end) on each of data's eval sets
+  (loss and accuracy over its kept targets), plus whatever data.extra_metrics() returns.
+  A checkpoint (tinyarith.checkpoint) is written every run.ckpt_every steps (default: at every evaluation), at the end
+  and on SIGINT/SIGTERM, which then raise Interrupted. resume=True continues from run.out's checkpoint: the metrics rows
+  logged after it are dropped and logged again. A non-finite loss or weight raises Diverged, leaving the last good checkpoint.
+  Leaves run.out/{config.json (the RunConfig, tinygrad and numpy versions, device), metrics.jsonl, checkpoint.json and its
+  tensors, model.safetensors, loss.png}; returns the metrics rows."""
+  out_dir, ckpt_every, first, elapsed = Path(run.out), run.ckpt_every or run.eval_every, 0, 0.0
   if resume:
-    record = checkpoint.load(out_dir, model, opt, rng)  # first: a bad checkpoint changes nothing
+    record = checkpoint.load(out_dir, model, opt, data.rng)  # first: a bad checkpoint changes nothing
     first, elapsed = record["step"], record["elapsed"]
-    if first >= steps: raise ValueError(f"{out_dir} already ran {first} steps: give a larger --steps to go on")
+    if first >= run.steps: raise BadInput("steps", f"{out_dir} already ran {first} steps: give a larger --steps to go on")
   rows = [r for r in read_metrics(out_dir) if r["step"] <= first] if resume else []  # later rows are logged again
   out_dir.mkdir(parents=True, exist_ok=True)
-  config = {**config, "tinygrad": version("tinygrad"), "numpy": np.__version__, "device": Device.DEFAULT}
-  (tmp := out_dir / "config.json.tmp").write_text(json.dumps(config, indent=2) + "\n")
-  tmp.replace(out_dir / "config.json")
+  files.write_text(out_dir / "config.json", json.dumps({**run.to_dict(), "tinygrad": version("tinygrad"), "numpy": np.__version__,
+                                                    "device": Device.DEFAULT}, indent=2) + "\n")
   log = MetricsLog(out_dir / "metrics.jsonl", rows if resume else None)
-  eval_sets = {name: (make_eval_step(model, span), x.realize(), y.realize()) for name, (x, y) in eval_sets.items()}
-  train_step, start, saved = make_train_step(model, opt, span), time.perf_counter() - elapsed, first if resume else None
+  eval_sets = {name: (make_eval_step(model, data.span), x.realize(), y.realize()) for name, (x, y) in data.eval_sets.items()}
+  train_step, start = make_train_step(model, opt, data.span), time.perf_counter() - elapsed
+  step, saved = first, first if resume else None
   def stopped(why:str) -> Diverged:
     return Diverged(f"{why}: the run stopped; " + (f"its last good checkpoint is step {saved} in {out_dir}" if saved is not None else "no checkpoint was written"))
 
@@ -108,7 +104,7 @@ def train(model, opt, next_batch:Callable[[], Batch], eval_sets:dict[str, Batch]
     for name, (eval_step, x, y) in eval_sets.items():
       loss, acc = eval_step(x, y)
       row[f"{name}_loss"], row[f"{name}_acc"] = loss.item(), acc.item()
-    if extra_metrics: row.update(extra_metrics())
+    if data.extra_metrics: row.update(data.extra_metrics())
     row["elapsed"] = round(time.perf_counter() - start, 3)
     log.write(row)
     rows.append(row)
@@ -119,7 +115,7 @@ def train(model, opt, next_batch:Callable[[], Batch], eval_sets:dict[str, Batch]
   def save(step:int):
     nonlocal saved
     if not checkpoint.finite(model): raise stopped(f"the weights are not finite at step {step}")
-    checkpoint.save(out_dir, model, opt, step, round(time.perf_counter() - start, 3), rng)
+    checkpoint.save(out_dir, model, opt, step, round(time.perf_counter() - start, 3), data.rng)
     saved = step
 
   try:
@@ -127,16 +123,16 @@ def train(model, opt, next_batch:Callable[[], Batch], eval_sets:dict[str, Batch]
       if not resume:
         evaluate(0)
         save(0)
-      if stop: raise Interrupted(first, stop[0], out_dir)  # asked during the first evaluation, which compiles for minutes
-      for step in (bar := tqdm(range(first + 1, steps + 1))):
-        train_step(*next_batch())  # no host sync here: losses are read only in evaluate
-        if step % eval_every == 0 or step == steps:
+      if stop: raise Interrupted(first, stop[0], out_dir, saved)  # asked during the first evaluation, which compiles for minutes
+      for step in (bar := tqdm(range(first + 1, run.steps + 1))):
+        train_step(*data.next_batch())  # no host sync here: losses are read only in evaluate
+        if step % run.eval_every == 0 or step == run.steps:
           row = evaluate(step)
           bar.set_description(" ".join(f"{k} {v:.3g}" for k, v in row.items() if k.endswith(("_loss", "exact"))))
-        if step % ckpt_every == 0 or step == steps or stop: save(step)
-        if stop: raise Interrupted(step, stop[0], out_dir)
-    safe_save(get_state_dict(model), str(tmp := out_dir / "model.safetensors.tmp"))
-    tmp.replace(out_dir / "model.safetensors")
+        if step % ckpt_every == 0 or step == run.steps or stop: save(step)
+        if stop: raise Interrupted(step, stop[0], out_dir, saved)
+    with files.replacing(out_dir / "model.safetensors") as tmp: safe_save(get_state_dict(model), str(tmp))
+  except KeyboardInterrupt: raise Interrupted(step, signal.SIGINT, out_dir, saved) from None  # a second Ctrl-C: at once
   finally:  # however the run ends, its log is closed and its plot drawn
     log.close()
     try: plot_runs([out_dir], out_dir / "loss.png")
@@ -145,7 +141,7 @@ def train(model, opt, next_batch:Callable[[], Batch], eval_sets:dict[str, Batch]
 
 def load_run(run_dir:str|Path) -> tuple[dict, Transformer]:
   """The config.json of a run and its model with the final weights, or the last checkpoint's if it did not finish.
-  A missing or unreadable run is a ValueError."""
+  A missing or unreadable run is BadInput."""
   run_dir = Path(run_dir)
   try:
     config = json.loads((run_dir / "config.json").read_text())
@@ -153,5 +149,5 @@ def load_run(run_dir:str|Path) -> tuple[dict, Transformer]:
     if (final := run_dir / "model.safetensors").exists(): weights = safe_load(str(final))
     else: weights = {k.removeprefix("model."): v for k, v in safe_load(str(run_dir / checkpoint.read_record(run_dir)["tensors"])).items() if k.startswith("model.")}
     load_state_dict(model, weights, verbose=False)
-  except (OSError, KeyError, TypeError, ValueError, RuntimeError, AssertionError) as e: raise ValueError(f"cannot load the run in {run_dir}: {e}") from None
+  except (OSError, KeyError, TypeError, ValueError, RuntimeError, AssertionError) as e: raise BadInput("run", f"cannot load the run in {run_dir}: {e}") from None
   return config, model

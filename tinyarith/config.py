@@ -1,0 +1,59 @@
+"""A run's settings in one object: the model, the optimizer, how long and how often, the seed, the data and where it goes.
+Validated when made, saved as RUN_DIR/config.json, read back by --resume; RunConfig.build() makes the model and its optimizer."""
+import math
+from dataclasses import dataclass, field, asdict, fields, replace
+from tinygrad.nn.optim import AdamW
+from tinygrad.nn.state import get_parameters
+from tinyarith.errors import BadInput
+from tinyarith.model import Config, Transformer
+
+def adamw(model, lr:float=1e-3, beta1:float=0.9, beta2:float=0.98, weight_decay:float=1.0) -> AdamW:
+  return AdamW(get_parameters(model), lr=lr, b1=beta1, b2=beta2, weight_decay=weight_decay)
+
+POSITIVE_INT = (lambda v: isinstance(v, int) and v > 0, "a positive integer")
+BETA = (lambda v: 0 <= v < 1, "in [0, 1)")
+CHECKS = {"lr": (lambda v: math.isfinite(v) and v > 0, "a positive number"), "beta1": BETA, "beta2": BETA,
+          "weight_decay": (lambda v: math.isfinite(v) and v >= 0, "a non-negative number"),
+          "steps": POSITIVE_INT, "eval_every": POSITIVE_INT, "ckpt_every": POSITIVE_INT,
+          "seed": (lambda v: isinstance(v, int) and v >= 0, "a non-negative integer")}
+
+@dataclass(frozen=True)
+class RunConfig:
+  experiment: str                   # "grokking", "addition": what made the data
+  model: Config
+  data: dict = field(default_factory=dict)  # the experiment's own settings (p, op, train_frac; digits, reverse, ...)
+  lr: float = 1e-3                  # AdamW, decoupled weight decay
+  beta1: float = 0.9
+  beta2: float = 0.98
+  weight_decay: float = 1.0
+  steps: int = 1000
+  eval_every: int = 100             # steps between evaluations (also at step 0 and the last)
+  ckpt_every: int | None = None     # steps between checkpoints; None: at every evaluation
+  seed: int = 0                     # the initialisation, and whatever the data draws
+  out: str | None = None            # the run directory
+
+  def __post_init__(self):
+    if isinstance(self.model, dict): object.__setattr__(self, "model", Config(**self.model))
+    for name, (ok, must) in CHECKS.items():
+      value = getattr(self, name)
+      if name == "ckpt_every" and value is None: continue
+      if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value): raise BadInput(name, f"must be {must}, got {value!r}")
+
+  def to_dict(self) -> dict: return asdict(self)
+
+  @classmethod
+  def from_dict(cls, d:dict) -> "RunConfig":
+    """The RunConfig of a config.json; the keys it records beside the settings (versions, device) are left out."""
+    return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+
+  def flags(self) -> dict:
+    """Every setting by the name of its command-line flag's dest: the model's (bar the shapes the data sets), the data's, the rest."""
+    model = {k: v for k, v in self.model.to_dict().items() if k not in ("vocab", "ctx_len", "n_out")}
+    return {**model, **self.data, **{f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("experiment", "model", "data")}}
+
+  def replace(self, **changes) -> "RunConfig": return replace(self, **changes)
+
+  def build(self) -> tuple[Transformer, AdamW]:
+    """The model initialised from the seed, and its AdamW."""
+    model = Transformer(self.model, seed=self.seed)
+    return model, adamw(model, self.lr, self.beta1, self.beta2, self.weight_decay)

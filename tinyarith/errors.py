@@ -1,0 +1,19 @@
+"""What can stop a run, apart from a bug: bad input, an interrupt, divergence. At the bottom of the library, so that any
+module may raise them and the command line (tinyarith.cli) turns each into one line on stderr."""
+from pathlib import Path
+
+class BadInput(ValueError):
+  """Input the library refuses. `field` names the setting (a Config or RunConfig field, a data setting, "resume"), which
+  the command line shows as its flag; None when it is not one setting."""
+  def __init__(self, field:str|None, message:str):
+    super().__init__(f"{field}: {message}" if field else message)
+    self.field, self.message = field, message
+
+class Interrupted(Exception):
+  """SIGINT or SIGTERM stopped the run at `step`. `saved` is the step of its last checkpoint, None if it has none."""
+  def __init__(self, step:int, signum:int, out_dir:Path, saved:int|None):
+    super().__init__(f"interrupted at step {step}")
+    self.step, self.signum, self.out_dir, self.saved = step, signum, out_dir, saved
+
+class Diverged(Exception):
+  """The loss or the weights stopped being finite; the last good checkpoint is kept and the plot written."""
