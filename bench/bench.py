@@ -122,7 +122,8 @@ def main():
   from tinygrad import Device
   frameworks = ["tinyarith"] + ([] if args.no_torch else ["torch"])
   torch_version = "-" if args.no_torch else version("torch")
-  print(f"device {Device.DEFAULT}, tinygrad {version('tinygrad')}, torch {torch_version}, {os.cpu_count()} cpus, {platform.processor() or platform.machine()}")
+  print(f"device {Device.DEFAULT}, tinygrad {version('tinygrad')}, torch {torch_version}, {os.cpu_count()} cpus, "
+        f"{platform.processor() or platform.machine()}")
   results = []  # (row, unit, {framework: value}), higher is better for steps/s, lower for seconds
   for workload in ("grok", "addition"):
     kinds = [k for k in ("train", "eval") if f"{workload}-{k}" in args.rows]
@@ -151,6 +152,7 @@ def main():
     ratio = "" if ref is None else f"{(tiny / ref if unit == 'steps/s' else ref / tiny):.2f}x"
     fmt = lambda x: "-" if x is None else (f"{x:.3g}" if unit == "steps/s" else f"{x:.1f} s")
     print(f"| {name + (' (steps/s)' if unit == 'steps/s' else ''):44s} | {fmt(tiny):>10s} | {fmt(ref):>10s} | {ratio:>17s} |")
-  print("ratio: tinyarith's speed over PyTorch's (above 1: tinyarith is faster); PyTorch has no kernel cache, its first-step rows are separate launches")
+  print("ratio: tinyarith's speed over PyTorch's (above 1: tinyarith is faster); "
+        "PyTorch has no kernel cache, its first-step rows are separate launches")
 
 if __name__ == "__main__": main()

@@ -1,4 +1,4 @@
-import os, subprocess, sys
+import os, re, subprocess, sys
 from pathlib import Path
 import pytest
 from tinygrad import Tensor
@@ -10,7 +10,7 @@ from tinyarith.train import Data, train
 os.environ.pop("TINYARITH_CACHE", None)  # the tests run what a user runs by default; test_jit.py turns the step cache on itself
 
 # A grokking run small enough for CI: see test_learning.py for why this config
-GROK = dict(p=23, train_frac=0.8, lr=3e-3, steps=600, eval_every=50, seed=0)
+GROK = dict(p=31, train_frac=0.5, lr=1e-2, weight_decay=3.0, steps=1000, eval_every=25, seed=0)
 
 def grok_config(out, p:int, train_frac:float, **train_settings) -> RunConfig:
   return RunConfig("grokking", Config(vocab=p + 1, ctx_len=3, n_out=p), {"p": p, "op": "+", "train_frac": train_frac}, out=str(out), **train_settings)
@@ -29,3 +29,17 @@ def experiment(name:str, *args, env:dict|None=None, timeout:int=900) -> subproce
   """Run experiments/<name>.py as a user would, capturing its output."""
   return subprocess.run([sys.executable, str(EXPERIMENTS / f"{name}.py"), *map(str, args)], capture_output=True, text=True,
                         timeout=timeout, env=None if env is None else {**os.environ, **env})
+
+def flag_defaults(help_text:str) -> dict[str, str|None]:
+  """Every flag an argparse --help lists, mapped to the default its own entry shows (None where it shows none).
+  Entries are read one by one, so a default or a flag name is matched only in the entry it belongs to."""
+  entries = []  # [option strings, help text]
+  for line in help_text.splitlines():
+    if line.startswith("  -"): entries.append(list(line.strip().partition("  ")[::2]))
+    elif line.startswith("   ") and entries and entries[-1] is not None: entries[-1][1] += " " + line.strip()
+    else: entries.append(None)  # a heading, a blank line or the usage: the entry before has ended
+  defaults = {}
+  for options, text in filter(None, entries):
+    shown = re.findall(r"\(default: ([^)]*)\)", text)
+    for name in re.findall(r"--[\w-]+", options): defaults[name] = shown[-1] if shown else None
+  return defaults

@@ -57,7 +57,9 @@ def paths(tmp_path_factory):
   (file := folder / "a-file").write_text("not a run\n")
   return {"run": str(run), "file": str(file)}
 
-@pytest.mark.parametrize("program,args,env,names", BAD, ids=[f"{p} {' '.join(a)} {' '.join(f'{k}={v}' for k, v in e.items())}".strip() for p, a, e, _ in BAD])
+IDS = [" ".join([p, *a, *(f"{k}={v}" for k, v in e.items())]) for p, a, e, _ in BAD]
+
+@pytest.mark.parametrize("program,args,env,names", BAD, ids=IDS)
 def test_bad_input_is_one_line_on_stderr_naming_the_flag_and_exit_2(paths, program, args, env, names):
   args = [a.format(**paths) for a in args]
   before = {p: p.stat().st_mtime_ns for p in Path(paths["run"]).iterdir()}

@@ -1,16 +1,13 @@
-import subprocess, sys
-from pathlib import Path
-
-GROKKING = Path(__file__).parent.parent / "experiments" / "grokking.py"
-FLAGS = ["--p", "--op", "--train-frac", "--n-layers", "--d-model", "--n-heads", "--d-mlp", "--layernorm", "--no-layernorm", "--pos",
-         "--lr", "--beta1", "--beta2", "--weight-decay", "--steps", "--eval-every", "--ckpt-every", "--seed", "--out", "--resume"]
-
-def grokking(*args):
-  return subprocess.run([sys.executable, str(GROKKING), *args], capture_output=True, text=True, timeout=120)
+from conftest import experiment, flag_defaults
 
 def test_help_documents_every_flag_with_its_default():
-  result = grokking("--help")
+  result = experiment("grokking", "--help", timeout=120)
   assert result.returncode == 0
-  help_text = " ".join(result.stdout.split())
-  for flag in FLAGS: assert flag in help_text
-  for default in ("(default: 113)", "(default: 0.3)", "(default: 25000)", "(default: 1.0)", "(default: 0.98)"): assert default in help_text
+  defaults = flag_defaults(result.stdout)
+  assert set(defaults) == {"--help", "--p", "--op", "--train-frac", "--n-layers", "--d-model", "--n-heads", "--d-mlp", "--layernorm",
+                           "--no-layernorm", "--pos", "--lr", "--beta1", "--beta2", "--weight-decay", "--steps", "--eval-every",
+                           "--ckpt-every", "--seed", "--out", "--resume"}
+  expected = {"--p": "113", "--op": "+", "--train-frac": "0.3", "--n-layers": "1", "--d-model": "128", "--n-heads": "4", "--d-mlp": "512",
+              "--layernorm": "False", "--pos": "learned", "--lr": "0.001", "--beta1": "0.9", "--beta2": "0.98", "--weight-decay": "1.0",
+              "--steps": "25000", "--eval-every": "100", "--seed": "0"}
+  assert {k: defaults[k] for k in expected} == expected

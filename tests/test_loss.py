@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from tinygrad import Tensor, dtypes
 import tinyarith.loss
-from tinyarith.loss import target_span, cross_entropy, accuracy, IGNORE
+from tinyarith.loss import target_span, cross_entropy, accuracy, log1p, IGNORE
 
 def numpy_mean_nll(logits, targets):
   z = logits.astype(np.float64)
@@ -41,6 +41,46 @@ def test_gradient_of_the_loss_is_softmax_minus_onehot():
   cross_entropy(logits, Tensor([2])).backward()
   p = np.exp([2.0, -1.0, 0.5]); p /= p.sum()
   np.testing.assert_allclose(logits.grad.numpy()[0], p - [0, 0, 1], rtol=1e-5, atol=1e-7)
+
+@pytest.mark.parametrize("float64", [True, False], ids=["float64", "float32"])
+@pytest.mark.parametrize("margin", [10.0, 20.0, 30.0, 40.0])
+def test_gradient_is_exact_when_the_model_is_nearly_certain(float64, margin, monkeypatch):
+  """At margin m over 112 other classes the target's gradient is -S/(1+S), S = 112 e^-m: 2e-7 at 20, 5e-16 at 40.
+  Autograd through a shifted log-softmax computes it as 1/(1+S) - 1, which is 0 once S is below float precision."""
+  monkeypatch.setattr(tinyarith.loss, "has_float64", lambda device=None: float64)
+  logits = np.zeros((2, 113), np.float32); logits[0, 7] = margin; logits[1, 50] = margin
+  x = Tensor(logits)
+  cross_entropy(x, Tensor([7, IGNORE])).backward()
+  S = 112 * np.exp(-margin)  # float64, exact to rounding
+  exact = np.full(113, np.exp(-margin) / (1 + S)); exact[7] = -S / (1 + S)
+  rtol = 1e-7 if float64 else 1e-5  # the gradient of float32 logits is float32; on the float32 path exp itself is off by ~1e-6
+  np.testing.assert_allclose(x.grad.numpy()[0], exact, rtol=rtol)
+  assert (x.grad.numpy()[1] == 0).all()  # the ignored row
+  assert cross_entropy(Tensor(logits), Tensor([7, IGNORE])).item() == pytest.approx(np.log1p(S), rel=rtol)
+
+@pytest.mark.parametrize("float64", [True, False], ids=["float64", "float32"])
+def test_ties_at_the_maximum_give_the_softmax_gradient(float64, monkeypatch):
+  monkeypatch.setattr(tinyarith.loss, "has_float64", lambda device=None: float64)
+  for row, target in (([5.0, 5.0, 0.0, 1.0], 1), ([5.0, 5.0, 0.0, 1.0], 0), ([3.0, 3.0, 3.0, 3.0], 2)):
+    x = Tensor([row])
+    loss = cross_entropy(x, Tensor([target]))
+    loss.backward()
+    p = np.exp(row) / np.exp(row).sum()
+    assert loss.item() == pytest.approx(-np.log(p[target]), rel=1e-6)
+    np.testing.assert_allclose(x.grad.numpy()[0], p - np.eye(4)[target], rtol=1e-6, atol=1e-7)
+
+@pytest.mark.parametrize("dtype,bound", [(dtypes.float64, 1e-14), (dtypes.float32, 1e-6)])
+def test_log1p_keeps_its_stated_relative_error_from_1e_20_to_100(dtype, bound):
+  s = np.logspace(-20, 2, 4001)
+  exact = np.log1p(s.astype(dtype.fmt).astype(np.float64))
+  got = log1p(Tensor(s, dtype=dtype)).numpy().astype(np.float64)
+  assert (np.abs(got - exact) / exact).max() < bound
+
+def test_with_every_target_ignored_the_loss_is_zero_with_no_gradient():
+  x = Tensor([[1.0, 2.0], [0.5, 0.0]])
+  loss = cross_entropy(x, Tensor([IGNORE, IGNORE]))
+  loss.backward()
+  assert loss.item() == 0 and (x.grad.numpy() == 0).all()  # PyTorch gives nan; 0 keeps a sum of losses finite
 
 def test_accuracy_counts_kept_positions():
   logits = Tensor([[0.0, 1.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])

@@ -1,10 +1,29 @@
-import json, subprocess, sys
+import shutil, subprocess, sys
+import matplotlib.pyplot as plt
 import pytest
 from tinyarith.metrics import read_metrics, summary
-from tinyarith.plot import plot_runs
+from tinyarith.plot import figure, plot_runs
 
 def plot_cli(*args):
   return subprocess.run([sys.executable, "-m", "tinyarith.plot", *map(str, args)], capture_output=True, text=True)
+
+def test_the_figure_holds_each_runs_train_and_test_curves(grok_run, tmp_path):
+  rows = [r for r in read_metrics(grok_run) if r["step"] > 0]  # step 0 has no place on a log axis
+  steps = [r["step"] for r in rows]
+  shutil.copytree(grok_run, other := tmp_path / "other")
+  fig = figure([grok_run, other])
+  loss_axis, acc_axis = fig.axes
+  for axis, key, scale in ((loss_axis, "loss", "log"), (acc_axis, "acc", "linear")):
+    lines = {line.get_label(): line for line in axis.get_lines()}
+    assert set(lines) == {f"{run.name} {split}" for run in (grok_run, other) for split in ("train", "test")}
+    for run in (grok_run, other):
+      for split, style in (("train", "-"), ("test", "--")):
+        line = lines[f"{run.name} {split}"]
+        assert list(line.get_xdata()) == steps and line.get_linestyle() == style
+        assert list(line.get_ydata()) == [r[f"{split}_{key}"] for r in rows]
+    assert lines[f"{grok_run.name} train"].get_color() != lines[f"{other.name} train"].get_color()
+    assert axis.get_xscale() == "log" and axis.get_yscale() == scale
+  plt.close(fig)
 
 def test_plot_of_a_real_run_is_a_png(grok_run, tmp_path):
   out = plot_runs([grok_run, grok_run], tmp_path / "two.png")

@@ -46,7 +46,7 @@ def wait_for_checkpoint(run, proc:subprocess.Popen, past:int):
     time.sleep(0.01)
 
 def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(add_reference, tmp_path):
-  run, rng = tmp_path / "run", random.Random()
+  run, rng = tmp_path / "run", random.Random(4)  # seeded, so a failure names a kill point that can be tried again
   past, delay = rng.choice([0, 40, 80, 120]), rng.uniform(0, 0.3)
   proc = start("addition", *ADD, "--out", run)
   wait_for_checkpoint(run, proc, past)
@@ -97,13 +97,16 @@ def test_the_same_seed_gives_identical_metrics_and_config_records_versions_and_d
   finished("addition", *ADD, "--out", run := tmp_path / "run")
   assert metrics(run) == metrics(add_reference)
   config = json.loads((run / "config.json").read_text())
-  assert config["seed"] == 3 and config["tinygrad"] and config["device"] and config["args"]["steps"] == 400
+  assert config["seed"] == 3 and config["tinygrad"] and config["device"] and config["steps"] == 400 and config["out"] == str(run)
+  assert config["data"] == {"digits": 1, "reverse": True, "test_size": 20, "batch_size": 64}
 
 def test_a_finished_run_resumed_with_more_steps_goes_on(grok_reference, tmp_path):
   shutil.copytree(grok_reference, run := tmp_path / "run")
   finished("grokking", "--resume", run, "--steps", "240")
   steps = [r["step"] for r in read_metrics(run)]
   assert steps == list(range(0, 241, 20)) and ckpt_step(run) == 240
+  config = json.loads((run / "config.json").read_text())
+  assert config["steps"] == 240 and config["out"] == str(run)  # the run's own directory, not null
 
 def test_a_save_leaves_one_tensors_file_and_clears_what_a_killed_save_left(tmp_path):
   model = Transformer(Config(vocab=5, ctx_len=4, d_model=8, n_heads=2, d_mlp=16), seed=0)

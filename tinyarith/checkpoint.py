@@ -44,7 +44,8 @@ def read_record(run_dir:Path) -> dict:
     record = json.loads((Path(run_dir) / RECORD).read_text())
     data = (Path(run_dir) / record["tensors"]).read_bytes()
   except FileNotFoundError as e: raise CheckpointError(f"no checkpoint in {run_dir} ({Path(e.filename).name} is missing)") from None
-  except (OSError, ValueError, KeyError, TypeError) as e: raise CheckpointError(f"the checkpoint record {Path(run_dir) / RECORD} is unreadable ({e})") from None
+  except (OSError, ValueError, KeyError, TypeError) as e:
+    raise CheckpointError(f"the checkpoint record {Path(run_dir) / RECORD} is unreadable ({e})") from None
   if len(data) != record.get("bytes") or hashlib.sha256(data).hexdigest() != record.get("sha256"):
     raise CheckpointError(f"the checkpoint {Path(run_dir) / record['tensors']} is corrupt: its size or checksum is not the one {RECORD} records")
   return record
@@ -54,7 +55,8 @@ def load(run_dir:Path, model, opt, rng:np.random.Generator|None=None) -> dict:
   A missing, corrupt or mismatched checkpoint is a CheckpointError, raised before anything is changed."""
   record = read_record(run_dir)
   saved, state = safe_load(str(Path(run_dir) / record["tensors"])), training_state(model, opt)
-  if diff := sorted(k for k in saved.keys() | state.keys() if k not in saved or k not in state or (saved[k].shape, saved[k].dtype) != (state[k].shape, state[k].dtype)):
+  kind = lambda d, k: (d[k].shape, d[k].dtype) if k in d else None
+  if diff := sorted(k for k in saved.keys() | state.keys() if kind(saved, k) != kind(state, k)):
     k = diff[0]
     theirs, ours = (f"{d[k].dtype.name}{list(d[k].shape)}" if k in d else "absent" for d in (saved, state))
     raise CheckpointError(f"the checkpoint in {run_dir} is from a different model or optimizer: {k} is {theirs} there, {ours} here")

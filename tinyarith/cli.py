@@ -1,9 +1,10 @@
 """The command line both experiments share: their flags, --resume, the run directory, and the one error path for bad input
 (one line on stderr, exit 2). Values are checked where they are used (RunConfig, Config, the data); this module names the flag."""
-import argparse, json, os, sys
+import argparse, json, os, platform, shutil, sys
 from pathlib import Path
 from typing import Callable, NoReturn
 from tinygrad import Device
+from tinygrad.helpers import DEV
 from tinyarith.config import RunConfig
 from tinyarith.errors import BadInput, Diverged, Interrupted
 from tinyarith.model import Config
@@ -58,13 +59,22 @@ def parse_args(parser:argparse.ArgumentParser) -> argparse.Namespace:
   check_device()
   return args
 
+NO_DEVICE = "install a C compiler and an OpenCL driver (apt-get install -y clang pocl-opencl-icd)"
+
 def check_device():
+  """Open the device: DEV's, else the first that works here. The CPU device compiles with the clang binary; where there is
+  none (a bare machine after pip install), tinygrad's own X86 code generator stands in, which needs nothing outside pip."""
+  chosen = os.environ.get("DEV") or None  # DEV="" is unset, for tinygrad too
   try: Device[Device.DEFAULT]
   except Exception as e:
-    if "no usable devices" in str(e):  # neither a C compiler for the CPU backend nor an OpenCL driver, and no GPU
-      fail("tinygrad found no device it can run on: install a C compiler and an OpenCL driver (apt-get install -y clang pocl-opencl-icd)")
-    fail(f"DEV={os.environ.get('DEV', '')} cannot be opened here ({str(e).splitlines()[-1] if str(e) else type(e).__name__}); "
+    if chosen is None: fail(f"tinygrad found no device to run on: {NO_DEVICE}")
+    fail(f"DEV={chosen} cannot be opened here ({str(e).splitlines()[-1] if str(e) else type(e).__name__}); "
          "`python -m tinygrad.device` lists what works")
+  if Device.DEFAULT == "CPU" and type(Device["CPU"].renderer).__name__ == "ClangRenderer" and shutil.which("clang") is None:
+    if chosen is not None or platform.machine() not in ("x86_64", "AMD64"): fail(f"DEV=CPU needs the clang binary: {NO_DEVICE}")
+    DEV.value = os.environ["DEV"] = "CPU:X86"  # os.environ too: for the processes tinygrad spawns
+    print(f"note: no clang and no OpenCL driver here, so tinygrad's X86 code generator runs on the CPU; for the faster clang: {NO_DEVICE}",
+          file=sys.stderr)
 
 def run_config(args:argparse.Namespace, experiment:str, data:dict, default_out:str, **shape) -> RunConfig:
   """The RunConfig of the flags; shape gives the model's vocab, ctx_len and n_out, which the data sets. The run directory is

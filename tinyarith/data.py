@@ -86,7 +86,8 @@ class AdditionProblems:
     if not 1 <= digits <= 9: raise BadInput("digits", f"must be 1 to 9 (a problem is coded in a 64-bit integer), got {digits}")
     self.digits, self.n_pairs, self.batch_size = digits, 10 ** (2 * digits), batch_size
     test_size = min(10_000, self.n_pairs // 5) if test_size is None else test_size
-    if not 0 < test_size <= self.n_pairs // 2: raise BadInput("test_size", f"must be in 1..{self.n_pairs // 2} (half of the {self.n_pairs} problems) at {digits} digits, got {test_size}")
+    if not 0 < test_size <= self.n_pairs // 2:
+      raise BadInput("test_size", f"must be in 1..{self.n_pairs // 2} (half of the {self.n_pairs} problems) at {digits} digits, got {test_size}")
     self.rng = np.random.default_rng(seed)
     self.held_out = np.sort(self.rng.choice(self.n_pairs, size=test_size, replace=False))  # problem a*10^digits + b
 

@@ -20,7 +20,8 @@ def figure(runs:list[str|Path]) -> Figure:
     for split, style in (("train", "-"), ("test", "--")):
       if f"{split}_loss" not in rows[0]: continue
       name = f"{label} {split}".strip()
-      finite = [(s, r[f"{split}_loss"]) for s, r in zip(steps, rows) if 0 < r[f"{split}_loss"] < math.inf]  # a diverged run's nan/inf has no place on a log axis
+      # a diverged run's nan or inf has no place on a log axis
+      finite = [(s, r[f"{split}_loss"]) for s, r in zip(steps, rows) if 0 < r[f"{split}_loss"] < math.inf]
       ax_loss.plot(*zip(*finite) if finite else ([], []), style, color=colour, label=name)
       any_loss = any_loss or bool(finite)
       ax_acc.plot(steps, [r[f"{split}_acc"] for r in rows], style, color=colour, label=name)

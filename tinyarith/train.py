@@ -97,7 +97,8 @@ def train(model, opt, data:Data, run:RunConfig, resume:bool=False) -> list[dict]
   train_step, start = make_train_step(model, opt, data.span), time.perf_counter() - elapsed
   step, saved = first, first if resume else None
   def stopped(why:str) -> Diverged:
-    return Diverged(f"{why}: the run stopped; " + (f"its last good checkpoint is step {saved} in {out_dir}" if saved is not None else "no checkpoint was written"))
+    kept = "no checkpoint was written" if saved is None else f"its last good checkpoint is step {saved} in {out_dir}"
+    return Diverged(f"{why}: the run stopped; {kept}")
 
   def evaluate(step:int) -> dict:
     row = {"step": step}
@@ -147,7 +148,10 @@ def load_run(run_dir:str|Path) -> tuple[dict, Transformer]:
     config = json.loads((run_dir / "config.json").read_text())
     model = Transformer(Config(**config["model"]))
     if (final := run_dir / "model.safetensors").exists(): weights = safe_load(str(final))
-    else: weights = {k.removeprefix("model."): v for k, v in safe_load(str(run_dir / checkpoint.read_record(run_dir)["tensors"])).items() if k.startswith("model.")}
+    else:
+      saved = safe_load(str(run_dir / checkpoint.read_record(run_dir)["tensors"]))
+      weights = {k.removeprefix("model."): v for k, v in saved.items() if k.startswith("model.")}
     load_state_dict(model, weights, verbose=False)
-  except (OSError, KeyError, TypeError, ValueError, RuntimeError, AssertionError) as e: raise BadInput("run", f"cannot load the run in {run_dir}: {e}") from None
+  except (OSError, KeyError, TypeError, ValueError, RuntimeError, AssertionError) as e:
+    raise BadInput("run", f"cannot load the run in {run_dir}: {e}") from None
   return config, model

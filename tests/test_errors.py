@@ -1,0 +1,58 @@
+"""The one error path: bad input is one line naming its flag, a bug keeps its traceback, an interrupt says whether there is
+anything to resume. And the files a run writes reach the disk whole, directory entry included."""
+import os, signal, stat
+from pathlib import Path
+import pytest
+from tinygrad import Tensor
+from conftest import experiment, grok_config
+from tinyarith import cli, files
+from tinyarith.data import modular_split
+from tinyarith.errors import BadInput, Interrupted
+from tinyarith.train import Data, train
+
+def run_guarded(error:BaseException):
+  def main(): raise error
+  cli.guarded(main)()
+
+def test_bad_input_is_one_line_naming_its_flag(capsys):
+  with pytest.raises(SystemExit) as exit: run_guarded(BadInput("n_heads", "must divide d_model (128), got 3"))
+  assert exit.value.code == 2 and capsys.readouterr().err == "error: --n-heads: must divide d_model (128), got 3\n"
+
+@pytest.mark.parametrize("bug", [ValueError("a bug deep in numpy"), KeyError("weights"), AssertionError("shape")])
+def test_a_bug_is_not_bad_input_and_keeps_its_traceback(bug, capsys):
+  with pytest.raises(type(bug)): run_guarded(bug)
+  assert capsys.readouterr().err == ""
+
+def test_an_interrupt_before_any_checkpoint_says_there_is_nothing_to_resume(capsys):
+  with pytest.raises(SystemExit) as exit: run_guarded(Interrupted(0, signal.SIGINT, Path("runs/x"), saved=None))
+  err = capsys.readouterr().err
+  assert exit.value.code == 130 and "nothing to resume" in err and "--resume" not in err
+  with pytest.raises(SystemExit) as exit: run_guarded(Interrupted(40, signal.SIGTERM, Path("runs/x"), saved=40))
+  assert exit.value.code == 143 and "last checkpoint is step 40" in capsys.readouterr().err
+  with pytest.raises(SystemExit) as exit: run_guarded(KeyboardInterrupt())
+  assert exit.value.code == 130 and "wrote no checkpoint" in capsys.readouterr().err
+
+def test_a_ctrl_c_during_the_first_evaluation_leaves_no_checkpoint_and_says_so(tmp_path):
+  run = grok_config(tmp_path / "run", p=7, train_frac=0.5, steps=10, eval_every=5)
+  x, y, x_test, y_test = modular_split(7, "+", 0.5, seed=0)
+  def ctrl_c(): raise KeyboardInterrupt
+  data = Data(lambda: (Tensor(x), Tensor(y)), {"train": (Tensor(x), Tensor(y))}, extra_metrics=ctrl_c)
+  with pytest.raises(Interrupted) as stop: train(*run.build(), data, run)
+  assert stop.value.saved is None and not (tmp_path / "run" / "checkpoint.json").exists()
+
+def test_a_replaced_file_is_flushed_and_so_is_its_directory(tmp_path, monkeypatch):
+  synced = []
+  real_fsync = os.fsync
+  monkeypatch.setattr(os, "fsync", lambda fd: synced.append(stat.S_ISDIR(os.fstat(fd).st_mode)) or real_fsync(fd))
+  files.write_text(tmp_path / "config.json", "{}\n")
+  assert (tmp_path / "config.json").read_text() == "{}\n" and not (tmp_path / "config.json.tmp").exists()
+  assert synced == [False, True]  # the file, then the directory that holds its new name
+
+def test_with_neither_clang_nor_opencl_the_run_falls_back_on_tinygrads_x86_code_generator(tmp_path):
+  empty = tmp_path / "bin"
+  empty.mkdir()
+  env = {"PATH": str(empty), "OCL_ICD_VENDORS": str(empty), "DEV": ""}  # no clang on the PATH, no OpenCL driver
+  result = experiment("grokking", "--p", "5", "--d-model", "16", "--d-mlp", "32", "--steps", "2", "--eval-every", "1",
+                      "--out", tmp_path / "run", env=env, timeout=600)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "X86 code generator" in result.stderr and "apt-get install -y clang pocl-opencl-icd" in result.stderr
