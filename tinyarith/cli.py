@@ -67,14 +67,20 @@ def check_device():
   chosen = os.environ.get("DEV") or None  # DEV="" is unset, for tinygrad too
   try: Device[Device.DEFAULT]
   except Exception as e:
-    if chosen is None: fail(f"tinygrad found no device to run on: {NO_DEVICE}")
+    if chosen is None: return use_x86()
     fail(f"DEV={chosen} cannot be opened here ({str(e).splitlines()[-1] if str(e) else type(e).__name__}); "
          "`python -m tinygrad.device` lists what works")
   if Device.DEFAULT == "CPU" and type(Device["CPU"].renderer).__name__ == "ClangRenderer" and shutil.which("clang") is None:
-    if chosen is not None or platform.machine() not in ("x86_64", "AMD64"): fail(f"DEV=CPU needs the clang binary: {NO_DEVICE}")
-    DEV.value = os.environ["DEV"] = "CPU:X86"  # os.environ too: for the processes tinygrad spawns
-    print(f"note: no clang and no OpenCL driver here, so tinygrad's X86 code generator runs on the CPU; for the faster clang: {NO_DEVICE}",
-          file=sys.stderr)
+    if chosen is not None: fail(f"DEV={chosen} needs the clang binary: {NO_DEVICE}")
+    use_x86()
+
+def use_x86():
+  if platform.machine() not in ("x86_64", "AMD64"): fail(f"tinygrad found no device to run on: {NO_DEVICE}")
+  DEV.value = os.environ["DEV"] = "CPU:X86"  # os.environ too: for the processes tinygrad spawns
+  try: Device[Device.DEFAULT]
+  except Exception: fail(f"tinygrad found no device to run on: {NO_DEVICE}")
+  print(f"note: no clang and no OpenCL driver here, so tinygrad's X86 code generator runs on the CPU; for the faster clang: {NO_DEVICE}",
+        file=sys.stderr)
 
 def run_config(args:argparse.Namespace, experiment:str, data:dict, default_out:str, **shape) -> RunConfig:
   """The RunConfig of the flags; shape gives the model's vocab, ctx_len and n_out, which the data sets. The run directory is
