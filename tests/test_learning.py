@@ -5,8 +5,9 @@ At a train fraction of 0.5 memorising cannot pass the bar: the mirror (b, a) of 
 of them, and test accuracy sat at 40-49% when train accuracy first reached 100% (step 50 for every seed below).
 Sweep (seeds 0-3, 1500 steps, evaluated every 25, DEV=CL): test accuracy first reached 95% at steps 450, 125, 275, 200
 and 99% at 650, 150, never (it hovered at 93-99%, lr 1e-2 is on the edge) and 1075. Smaller p is less reliable: at p=23
-seed 0 stayed below 90% for 2000 steps with each of lr 3e-3 wd 1, lr 1e-2 wd 1 and lr 1e-2 wd 3. Seed 0 has 550 steps of
-margin to its 95% at 450."""
+seed 0 stayed below 90% with lr 3e-3 or 1e-2 at wd 1 (2000 steps) and with lr 1e-2 at wd 3 (1500 steps). In this fixture (the
+library's loop, not the sweep's) seed 0 passed 95% at step 550 and held 100% from 600: the two loops' kernels round
+differently, and the step of the jump moves with rounding, so the budget leaves 450 steps of margin."""
 import json
 from tinygrad import Device
 from tinyarith.metrics import read_metrics, first_step
