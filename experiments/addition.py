@@ -18,14 +18,18 @@ def batch(a:np.ndarray, b:np.ndarray, digits:int, reverse:bool) -> tuple[Tensor,
   return Tensor(tokens), Tensor(next_token_targets(tokens))
 
 def ask(question:str, run_dir:str):
-  config, model = load_run(run_dir)
+  config, model, step = load_run(run_dir)
+  if config.get("experiment") != "addition": raise BadInput("run", f"{run_dir} is a {config.get('experiment')} run, not an addition run")
   digits, reverse = config["data"]["digits"], config["data"]["reverse"]
   if not (m := re.fullmatch(r"\s*(\d+)\s*\+\s*(\d+)\s*", question)): raise BadInput("ask", f"wants a question like '123+456', got {question!r}")
+  if max(len(m[1].lstrip("0")), len(m[2].lstrip("0"))) > digits:  # before int(): Python refuses to parse 4,300 digits or more
+    raise BadInput("ask", f"this model adds numbers of up to {digits} digits, got {question[:40]!r}{'...' if len(question) > 40 else ''}")
   a, b = int(m[1]), int(m[2])
-  if max(a, b) >= 10 ** digits: raise BadInput("ask", f"this model adds numbers of up to {digits} digits, got {question!r}")
   written = addition_answers(make_greedy_decoder(model), np.array([a]), np.array([b]), digits, reverse)
   value = int(answer_value(written, reverse)[0])
-  print(f"{a}+{b}={value}  (true {a + b}, {'right' if value == a + b else 'WRONG'}; the model wrote {''.join(map(str, written[0]))})")
+  weights = "model.safetensors" if step is None else f"step {step}"
+  print(f"{a}+{b}={value}  (true {a + b}, {'right' if value == a + b else 'WRONG'}; the model wrote {''.join(map(str, written[0]))}; "
+        f"weights of {weights})")
 
 @cli.guarded
 def main():

@@ -46,15 +46,15 @@ def test_ask_prints_the_models_own_answer_even_when_it_is_wrong(addition_run, tm
   (untrained / "config.json").write_text((out / "config.json").read_text())
   safe_save(get_state_dict(Transformer(Config(**json.loads((out / "config.json").read_text())["model"]), seed=0)),
             str(untrained / "model.safetensors"))
-  for run in (untrained, out):
-    _, model = load_run(run)
+  for run, weights in ((untrained, "model.safetensors"), (out, "step 500")):
+    _, model, _ = load_run(run)
     written = addition_answers(make_greedy_decoder(model), np.array([12]), np.array([34]), 2, reverse=True)[0]  # reversed
     value = int("".join(map(str, written[::-1])))
     if run == untrained: assert value != 46
     result = addition("--ask", "12+34", "--run", run, timeout=300)
     assert result.returncode == 0, result.stderr
     verdict = "right" if value == 46 else "WRONG"
-    assert result.stdout == f"12+34={value}  (true 46, {verdict}; the model wrote {''.join(map(str, written))})\n"
+    assert result.stdout == f"12+34={value}  (true 46, {verdict}; the model wrote {''.join(map(str, written))}; weights of {weights})\n"
 
 @pytest.mark.parametrize("question", ["12+", "12*34", "123+4"])
 def test_a_malformed_or_too_long_question_is_one_clear_line(addition_run, question):

@@ -4,7 +4,7 @@ import subprocess, sys
 from pathlib import Path
 import pytest
 from conftest import experiment
-from test_runs import ADD, finished
+from test_runs import ADD, GROK, finished
 
 BAD = [  # (program, arguments, environment, what the line must name)
   ("grokking", ["--p", "1"], {}, "--p"),
@@ -42,6 +42,8 @@ BAD = [  # (program, arguments, environment, what the line must name)
   ("addition", ["--resume", "{run}", "--out", "{file}.elsewhere"], {}, "--out"),
   ("addition", ["--ask", "12+", "--run", "{run}"], {}, "--ask"),
   ("addition", ["--ask", "123+4", "--run", "{run}"], {}, "--ask"),  # longer than the model's 1 digit
+  ("addition", ["--ask", "1" * 5000 + "+1", "--run", "{run}"], {}, "--ask"),  # past Python's 4,300-digit int parsing
+  ("addition", ["--ask", "1+2", "--run", "{grok}"], {}, "not an addition run"),
   ("addition", ["--ask", "1+2"], {}, "--run"),
   ("addition", ["--ask", "1+2", "--run", "{file}"], {}, "--run"),
   ("plot", ["{file}.missing"], {}, "metrics"),
@@ -54,10 +56,11 @@ BAD = [  # (program, arguments, environment, what the line must name)
 def paths(tmp_path_factory):
   folder = tmp_path_factory.mktemp("bad")
   finished("addition", *ADD, "--steps", "40", "--out", run := folder / "run")
+  finished("grokking", *GROK, "--steps", "20", "--out", grok := folder / "grok")
   (file := folder / "a-file").write_text("not a run\n")
-  return {"run": str(run), "file": str(file)}
+  return {"run": str(run), "grok": str(grok), "file": str(file)}
 
-IDS = [" ".join([p, *a, *(f"{k}={v}" for k, v in e.items())]) for p, a, e, _ in BAD]
+IDS = [" ".join([p, *(x if len(x) < 40 else x[:20] + "..." for x in a), *(f"{k}={v}" for k, v in e.items())]) for p, a, e, _ in BAD]
 
 @pytest.mark.parametrize("program,args,env,names", BAD, ids=IDS)
 def test_bad_input_is_one_line_on_stderr_naming_the_flag_and_exit_2(paths, program, args, env, names):

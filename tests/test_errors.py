@@ -29,6 +29,8 @@ def test_an_interrupt_before_any_checkpoint_says_there_is_nothing_to_resume(caps
   assert exit.value.code == 130 and "nothing to resume" in err and "--resume" not in err
   with pytest.raises(SystemExit) as exit: run_guarded(Interrupted(40, signal.SIGTERM, Path("runs/x"), saved=40))
   assert exit.value.code == 143 and "last checkpoint is step 40" in capsys.readouterr().err
+  with pytest.raises(SystemExit) as exit: run_guarded(Interrupted(40, signal.SIGINT, Path("runs/my run"), saved=40))
+  assert "--resume 'runs/my run'" in capsys.readouterr().err  # quoted, so that pasting it works
   with pytest.raises(SystemExit) as exit: run_guarded(KeyboardInterrupt())
   assert exit.value.code == 130 and "wrote no checkpoint" in capsys.readouterr().err
 

@@ -30,6 +30,11 @@ def test_plot_of_a_real_run_is_a_png(grok_run, tmp_path):
   assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
   assert (grok_run / "loss.png").read_bytes()[:4] == b"\x89PNG"  # the run left its own plot
 
+def test_plot_cli_says_the_file_it_wrote_when_out_has_no_suffix(grok_run, tmp_path):
+  result = plot_cli(grok_run, "-o", tmp_path / "figure")
+  assert result.returncode == 0, result.stderr
+  assert result.stdout == f"wrote {tmp_path / 'figure.png'}\n" and (tmp_path / "figure.png").read_bytes()[:4] == b"\x89PNG"
+
 def test_plot_cli_writes_into_the_run_directory(grok_run, tmp_path):
   run = tmp_path / "copy"
   run.mkdir()

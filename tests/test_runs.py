@@ -5,6 +5,7 @@ import json, random, shutil, signal, subprocess, sys, time
 import pytest
 from conftest import EXPERIMENTS, experiment
 from tinyarith import checkpoint
+from tinygrad.nn.state import get_state_dict, safe_save
 from tinyarith.metrics import read_metrics
 from tinyarith.model import Config, Transformer
 from tinyarith.config import adamw
@@ -90,7 +91,8 @@ def test_a_diverging_run_stops_naming_the_step_and_keeps_its_last_good_checkpoin
   message = result.stderr.strip().splitlines()[-1]
   assert "at step 20" in message and "last good checkpoint is step 0" in message, message
   assert ckpt_step(run) == 0 and (run / "loss.png").is_file() and not (run / "model.safetensors").exists()
-  config, model = load_run(run)  # falls back on the checkpoint's weights
+  config, model, step = load_run(run)  # the last good checkpoint's weights
+  assert step == 0
   assert checkpoint.finite(model)
 
 def test_the_same_seed_gives_identical_metrics_and_config_records_versions_and_device(add_reference, tmp_path):
@@ -107,6 +109,15 @@ def test_a_finished_run_resumed_with_more_steps_goes_on(grok_reference, tmp_path
   assert steps == list(range(0, 241, 20)) and ckpt_step(run) == 240
   config = json.loads((run / "config.json").read_text())
   assert config["steps"] == 240 and config["out"] == str(run)  # the run's own directory, not null
+
+def test_ask_answers_with_the_newest_weights_and_names_their_step(add_reference, tmp_path):
+  shutil.copytree(add_reference, run := tmp_path / "run")
+  # as after --resume --steps N killed before the end: the checkpoint (step 400 here) is newer than model.safetensors
+  safe_save(get_state_dict(Transformer(Config(**json.loads((run / "config.json").read_text())["model"]), seed=9)),
+            str(run / "model.safetensors"))
+  result = experiment("addition", "--ask", "3+4", "--run", run)
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.rstrip().endswith("weights of step 400)"), result.stdout
 
 def test_a_save_leaves_one_tensors_file_and_clears_what_a_killed_save_left(tmp_path):
   model = Transformer(Config(vocab=5, ctx_len=4, d_model=8, n_heads=2, d_mlp=16), seed=0)

@@ -1,6 +1,6 @@
 """The command line both experiments share: their flags, --resume, the run directory, and the one error path for bad input
 (one line on stderr, exit 2). Values are checked where they are used (RunConfig, Config, the data); this module names the flag."""
-import argparse, json, os, platform, shutil, sys
+import argparse, json, os, platform, shlex, shutil, sys
 from pathlib import Path
 from typing import Callable, NoReturn
 from tinygrad import Device
@@ -112,7 +112,7 @@ def guarded(main:Callable[[], None]) -> Callable[[], None]:
     except Interrupted as e:
       if e.saved is None: print(f"\ninterrupted at step {e.step}, before any checkpoint was written: there is nothing to resume", file=sys.stderr)
       else: print(f"\ninterrupted at step {e.step}; its last checkpoint is step {e.saved}, and the plot is written. "
-                  f"Resume with: python {sys.argv[0]} --resume {e.out_dir}", file=sys.stderr)
+                  f"Resume with: python {shlex.quote(sys.argv[0])} --resume {shlex.quote(str(e.out_dir))}", file=sys.stderr)
       sys.exit(128 + e.signum)
     except KeyboardInterrupt:
       print("\nstopped before training began: this run wrote no checkpoint", file=sys.stderr)

@@ -34,11 +34,12 @@ def figure(runs:list[str|Path]) -> Figure:
   return fig
 
 def plot_runs(runs:list[str|Path], out:str|Path) -> Path:
-  """figure(runs) written to the PNG out."""
+  """figure(runs) written to the PNG out (out.png if out has no suffix, as matplotlib would); returns the path written."""
+  out = Path(out) if Path(out).suffix else Path(out).with_name(Path(out).name + ".png")
   fig = figure(runs)
   try: fig.savefig(out, dpi=120)
   finally: plt.close(fig)
-  return Path(out)
+  return out
 
 def main(argv:list[str]|None=None):
   parser = cli.ArgumentParser(prog="python -m tinyarith.plot", description=__doc__)

@@ -140,18 +140,19 @@ def train(model, opt, data:Data, run:RunConfig, resume:bool=False) -> list[dict]
     except (ValueError, OSError) as e: print(f"warning: no plot written: {e}", file=sys.stderr)
   return rows
 
-def load_run(run_dir:str|Path) -> tuple[dict, Transformer]:
-  """The config.json of a run and its model with the final weights, or the last checkpoint's if it did not finish.
-  A missing or unreadable run is BadInput."""
+def load_run(run_dir:str|Path) -> tuple[dict, Transformer, int|None]:
+  """The config.json of a run, its model with the newest weights, and their step. The newest are the last checkpoint's:
+  a run checkpoints at its last step too, and one resumed to go further leaves model.safetensors behind until it finishes.
+  model.safetensors (step None) serves only a run without a checkpoint. A missing or unreadable run is BadInput."""
   run_dir = Path(run_dir)
   try:
     config = json.loads((run_dir / "config.json").read_text())
     model = Transformer(Config(**config["model"]))
-    if (final := run_dir / "model.safetensors").exists(): weights = safe_load(str(final))
-    else:
-      saved = safe_load(str(run_dir / checkpoint.read_record(run_dir)["tensors"]))
-      weights = {k.removeprefix("model."): v for k, v in saved.items() if k.startswith("model.")}
+    if (run_dir / checkpoint.RECORD).exists():
+      step, tensors = (record := checkpoint.read_record(run_dir))["step"], record["tensors"]
+      weights = {k.removeprefix("model."): v for k, v in safe_load(str(run_dir / tensors)).items() if k.startswith("model.")}
+    else: step, weights = None, safe_load(str(run_dir / "model.safetensors"))
     load_state_dict(model, weights, verbose=False)
   except (OSError, KeyError, TypeError, ValueError, RuntimeError, AssertionError) as e:
     raise BadInput("run", f"cannot load the run in {run_dir}: {e}") from None
-  return config, model
+  return config, model, step
