@@ -1,7 +1,7 @@
 """A run's settings in one object: the model, the optimizer, how long and how often, the seed, the data and where it goes.
 Validated when made, saved as RUN_DIR/config.json, read back by --resume; RunConfig.build() makes the model and its optimizer."""
 import math
-from dataclasses import dataclass, field, asdict, fields, replace
+from dataclasses import dataclass, field, asdict, fields
 from tinygrad.nn.optim import AdamW
 from tinygrad.nn.state import get_parameters
 from tinyarith.errors import BadInput
@@ -50,8 +50,6 @@ class RunConfig:
     """Every setting by the name of its command-line flag's dest: the model's (bar the shapes the data sets), the data's, the rest."""
     model = {k: v for k, v in self.model.to_dict().items() if k not in ("vocab", "ctx_len", "n_out")}
     return {**model, **self.data, **{f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("experiment", "model", "data")}}
-
-  def replace(self, **changes) -> "RunConfig": return replace(self, **changes)
 
   def build(self) -> tuple[Transformer, AdamW]:
     """The model initialised from the seed, and its AdamW."""
