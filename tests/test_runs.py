@@ -72,13 +72,18 @@ def test_an_interrupted_run_checkpoints_says_how_to_resume_and_resumes_exactly(g
   finished("grokking", "--resume", run)
   assert metrics(run) == metrics(grok_reference)
 
-@pytest.mark.parametrize("damage", ["truncate tensors", "garble record", "delete tensors"])
+EDITS = {"step 100": {"step": 100}, "step -5": {"step": -5}, "step '400'": {"step": "400"}, "elapsed 'x'": {"elapsed": "x"},
+         "rng 'garbage'": {"rng": "garbage"}}  # edits of a record whose step is 400
+
+@pytest.mark.parametrize("damage", ["truncate tensors", "garble record", "delete tensors", *EDITS])
 def test_a_corrupt_checkpoint_is_refused_and_nothing_is_overwritten(add_reference, tmp_path, damage):
   shutil.copytree(add_reference, run := tmp_path / "run")
-  tensors = run / json.loads((run / "checkpoint.json").read_text())["tensors"]
+  record = json.loads((run / "checkpoint.json").read_text())
+  tensors = run / record["tensors"]
   if damage == "truncate tensors": tensors.write_bytes(tensors.read_bytes()[:tensors.stat().st_size // 2])
   if damage == "garble record": (run / "checkpoint.json").write_text('{"step": 4')
   if damage == "delete tensors": tensors.unlink()
+  if damage in EDITS: (run / "checkpoint.json").write_text(json.dumps({**record, **EDITS[damage]}))
   before = {p.name: p.read_bytes() for p in run.iterdir()}
   result = experiment("addition", "--resume", run, "--steps", "800")
   assert result.returncode == 2 and "Traceback" not in result.stderr

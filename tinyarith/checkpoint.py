@@ -38,14 +38,29 @@ def save(run_dir:Path, model, opt, step:int, elapsed:float, rng:np.random.Genera
   for stale in run_dir.glob("checkpoint-*.safetensors*"):  # only now that the record names the new file; .tmp: a killed save's
     if stale.name != name: stale.unlink(missing_ok=True)
 
+def check_fields(record) -> str|None:
+  """What is wrong with a checkpoint record's fields, or None. save() names the tensors file after the step, so an edited
+  step no longer matches it."""
+  if not isinstance(record, dict): return "it is not a JSON object"
+  step, elapsed = record.get("step"), record.get("elapsed")
+  if isinstance(step, bool) or not isinstance(step, int) or step < 0: return f"its step is {step!r}"
+  if record.get("tensors") != f"checkpoint-{step}.safetensors": return f"step {step} is not the step of its tensors file {record.get('tensors')!r}"
+  if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) or not 0 <= elapsed < math.inf: return f"its elapsed time is {elapsed!r}"
+  if record.get("rng") is not None:
+    try: np.random.PCG64().state = record["rng"]
+    except (TypeError, ValueError, KeyError) as e: return f"its data stream's state is unreadable ({e})"
+  return None
+
 def read_record(run_dir:Path) -> dict:
-  """The checkpoint record of run_dir, its tensors file checked against the size and checksum it names."""
-  try:
-    record = json.loads((Path(run_dir) / RECORD).read_text())
-    data = (Path(run_dir) / record["tensors"]).read_bytes()
-  except FileNotFoundError as e: raise CheckpointError(f"no checkpoint in {run_dir} ({Path(e.filename).name} is missing)") from None
-  except (OSError, ValueError, KeyError, TypeError) as e:
-    raise CheckpointError(f"the checkpoint record {Path(run_dir) / RECORD} is unreadable ({e})") from None
+  """The checkpoint record of run_dir, its fields checked, its tensors file checked against the size and checksum it names."""
+  path = Path(run_dir) / RECORD
+  try: record = json.loads(path.read_text())
+  except FileNotFoundError: raise CheckpointError(f"no checkpoint in {run_dir} ({RECORD} is missing)") from None
+  except (OSError, ValueError) as e: raise CheckpointError(f"the checkpoint record {path} is unreadable ({e})") from None
+  if why := check_fields(record): raise CheckpointError(f"the checkpoint record {path} is corrupt: {why}")
+  try: data = (Path(run_dir) / record["tensors"]).read_bytes()
+  except FileNotFoundError: raise CheckpointError(f"no checkpoint in {run_dir} ({record['tensors']} is missing)") from None
+  except OSError as e: raise CheckpointError(f"the checkpoint {Path(run_dir) / record['tensors']} is unreadable ({e})") from None
   if len(data) != record.get("bytes") or hashlib.sha256(data).hexdigest() != record.get("sha256"):
     raise CheckpointError(f"the checkpoint {Path(run_dir) / record['tensors']} is corrupt: its size or checksum is not the one {RECORD} records")
   return record
