@@ -1,6 +1,6 @@
 """Every bad input to either experiment or to `python -m tinyarith.plot`: one line on stderr naming the flag, exit 2, no
 traceback, and nothing written. {run} is a finished 1-digit addition run, {file} a plain file."""
-import subprocess, sys
+import json, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 from conftest import experiment
@@ -40,6 +40,7 @@ BAD = [  # (program, arguments, environment, what the line must name)
   ("addition", ["--resume", "{run}", "--no-reverse"], {}, "--reverse"),
   ("addition", ["--resume", "{run}", "--steps", "20"], {}, "--steps"),  # it already ran 40
   ("addition", ["--resume", "{run}", "--out", "{file}.elsewhere"], {}, "--out"),
+  ("addition", ["--resume", "{old}"], {}, "--resume"),  # a config.json of the shape before RunConfig
   ("addition", ["--ask", "12+", "--run", "{run}"], {}, "--ask"),
   ("addition", ["--ask", "123+4", "--run", "{run}"], {}, "--ask"),  # longer than the model's 1 digit
   ("addition", ["--ask", "1" * 5000 + "+1", "--run", "{run}"], {}, "--ask"),  # past Python's 4,300-digit int parsing
@@ -58,7 +59,11 @@ def paths(tmp_path_factory):
   finished("addition", *ADD, "--steps", "40", "--out", run := folder / "run")
   finished("grokking", *GROK, "--steps", "20", "--out", grok := folder / "grok")
   (file := folder / "a-file").write_text("not a run\n")
-  return {"run": str(run), "grok": str(grok), "file": str(file)}
+  shutil.copytree(run, old := folder / "old")
+  config = json.loads((old / "config.json").read_text())
+  (old / "config.json").write_text(json.dumps({"experiment": "addition", "seed": config["seed"], "model": config["model"],
+                                               "args": {"digits": 1, "steps": 40}}))
+  return {"run": str(run), "grok": str(grok), "old": str(old), "file": str(file)}
 
 IDS = [" ".join([p, *(x if len(x) < 40 else x[:20] + "..." for x in a), *(f"{k}={v}" for k, v in e.items())]) for p, a, e, _ in BAD]
 

@@ -43,8 +43,10 @@ class RunConfig:
 
   @classmethod
   def from_dict(cls, d:dict) -> "RunConfig":
-    """The RunConfig of a config.json; the keys it records beside the settings (versions, device) are left out."""
-    return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+    """The RunConfig of a config.json; the keys it records beside the settings (versions, device) are left out. Every setting
+    must be there: a config.json from before RunConfig (settings under "args") would otherwise resume with default settings."""
+    if missing := [f.name for f in fields(cls) if f.name not in d]: raise KeyError(f"no {', '.join(missing)}")
+    return cls(**{f.name: d[f.name] for f in fields(cls)})
 
   def flags(self) -> dict:
     """Every setting by the name of its command-line flag's dest: the model's (bar the shapes the data sets), the data's, the rest."""
