@@ -7,7 +7,6 @@ from tinygrad import Device
 from tinygrad.helpers import DEV
 from tinyarith.config import RunConfig
 from tinyarith.errors import BadInput, Diverged, Interrupted
-from tinyarith.model import Config
 
 def fail(message:str, code:int=2) -> NoReturn:
   print(f"error: {message}", file=sys.stderr)
@@ -85,9 +84,7 @@ def use_x86():
 def run_config(args:argparse.Namespace, experiment:str, data:dict, default_out:str, **shape) -> RunConfig:
   """The RunConfig of the flags; shape gives the model's vocab, ctx_len and n_out, which the data sets. The run directory is
   --resume's, or --out (default: runs/<default_out>)."""
-  model = Config(**shape, **{k: getattr(args, k) for k in ("n_layers", "d_model", "n_heads", "d_mlp", "layernorm", "pos")})
-  train = {k: getattr(args, k) for k in ("lr", "beta1", "beta2", "weight_decay", "steps", "eval_every", "ckpt_every", "seed")}
-  return RunConfig(experiment, model, data, **train, out=args.resume or args.out or f"runs/{default_out}")
+  return RunConfig.from_flags({**vars(args), "out": args.resume or args.out or f"runs/{default_out}"}, experiment, data, **shape)
 
 def make_run_dir(run:RunConfig, resume:bool) -> Path:
   """The run directory, created; a fresh run never overwrites a checkpointed one."""

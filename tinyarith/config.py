@@ -17,6 +17,9 @@ CHECKS = {"lr": (lambda v: math.isfinite(v) and v > 0, "a positive number"), "be
           "steps": POSITIVE_INT, "eval_every": POSITIVE_INT, "ckpt_every": POSITIVE_INT,
           "seed": (lambda v: isinstance(v, int) and v >= 0, "a non-negative integer")}
 
+SHAPE = ("vocab", "ctx_len", "n_out")         # model settings the data sets, not flags
+NOT_FLAGS = ("experiment", "model", "data")  # RunConfig fields that are not one flag each
+
 @dataclass(frozen=True)
 class RunConfig:
   experiment: str                   # "grokking", "addition": what made the data
@@ -50,8 +53,14 @@ class RunConfig:
 
   def flags(self) -> dict:
     """Every setting by the name of its command-line flag's dest: the model's (bar the shapes the data sets), the data's, the rest."""
-    model = {k: v for k, v in self.model.to_dict().items() if k not in ("vocab", "ctx_len", "n_out")}
-    return {**model, **self.data, **{f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("experiment", "model", "data")}}
+    model = {k: v for k, v in self.model.to_dict().items() if k not in SHAPE}
+    return {**model, **self.data, **{f.name: getattr(self, f.name) for f in fields(self) if f.name not in NOT_FLAGS}}
+
+  @classmethod
+  def from_flags(cls, flags:dict, experiment:str, data:dict, **shape) -> "RunConfig":
+    """The inverse of flags(): the settings from flag values by dest, the model's shape (vocab, ctx_len, n_out) from the data."""
+    model = Config(**shape, **{f.name: flags[f.name] for f in fields(Config) if f.name not in SHAPE})
+    return cls(experiment, model, data, **{f.name: flags[f.name] for f in fields(cls) if f.name not in NOT_FLAGS})
 
   def build(self) -> tuple[Transformer, AdamW]:
     """The model initialised from the seed, and its AdamW."""
