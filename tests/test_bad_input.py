@@ -1,5 +1,6 @@
 """Every bad input to either experiment or to `python -m tinyarith.plot`: one line on stderr naming the flag, exit 2, no
-traceback, and nothing written. {run} is a finished 1-digit addition run, {file} a plain file."""
+traceback, and nothing written. {run} is a finished 1-digit addition run, {file} a plain file, {fresh} a path that must
+stay unwritten, {null}, {text} and {lacking} metrics files whose second row has a bad train_loss."""
 import json, shutil, subprocess, sys
 from pathlib import Path
 import pytest
@@ -9,6 +10,8 @@ from test_runs import ADD, GROK, finished
 BAD = [  # (program, arguments, environment, what the line must name)
   ("grokking", ["--p", "1"], {}, "--p"),
   ("grokking", ["--p", "ten"], {}, "--p"),
+  ("grokking", ["--p", "100000"], {}, "--p"),  # its table alone would be 74.5 GiB
+  ("grokking", ["--p", str(10**30)], {}, "--p"),
   ("grokking", ["--train-frac", "0"], {}, "--train-frac"),
   ("grokking", ["--train-frac", "1.5"], {}, "--train-frac"),
   ("grokking", ["--p", "3", "--train-frac", "0.05"], {}, "--train-frac"),  # no training pair left
@@ -29,7 +32,11 @@ BAD = [  # (program, arguments, environment, what the line must name)
   ("grokking", ["--bogus"], {}, "--bogus"),
   ("grokking", ["--out", "{file}/run"], {}, "--out"),
   ("grokking", ["--resume", "{file}.missing"], {}, "--resume"),
-  ("grokking", [], {"DEV": "NOSUCHDEVICE"}, "DEV"),
+  ("grokking", ["--out", ""], {}, "--out: an empty path"),
+  ("grokking", ["--resume", ""], {}, "--resume: an empty path"),  # not "--resume": the refusal of --out names it too
+  ("grokking", ["--out", "{fresh}"], {"DEV": "NOSUCHDEVICE"}, "DEV"),
+  ("grokking", ["--out", "{fresh}"], {"DEV": "CL:99"}, "DEV=CL:99"),  # opens, but cannot compile
+  ("grokking", ["--out", "{fresh}"], {"DEV": "NULL"}, "DEV=NULL"),    # opens, but cannot copy out
   ("addition", ["--digits", "0"], {}, "--digits"),
   ("addition", ["--digits", "12"], {}, "--digits"),
   ("addition", ["--batch-size", "0"], {}, "--batch-size"),
@@ -51,6 +58,9 @@ BAD = [  # (program, arguments, environment, what the line must name)
   ("plot", ["{file}"], {}, "JSON"),
   ("plot", ["{run}", "-o", "{file}/x.png"], {}, "--out"),
   ("plot", [], {}, "runs"),
+  ("plot", ["{null}"], {}, "null.jsonl, line 2"),  # train_loss null
+  ("plot", ["{text}"], {}, "text.jsonl, line 2"),  # train_loss "x"
+  ("plot", ["{lacking}"], {}, "lacking.jsonl, line 2"),  # no train_loss
 ]
 
 @pytest.fixture(scope="module")
@@ -63,17 +73,23 @@ def paths(tmp_path_factory):
   config = json.loads((old / "config.json").read_text())
   (old / "config.json").write_text(json.dumps({"experiment": "addition", "seed": config["seed"], "model": config["model"],
                                                "args": {"digits": 1, "steps": 40}}))
-  return {"run": str(run), "grok": str(grok), "old": str(old), "file": str(file)}
+  rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()[:2]]
+  for name, change in (("null", {"train_loss": None}), ("text", {"train_loss": "x"}), ("lacking", {"train_loss": ...})):
+    second = {k: change.get(k, v) for k, v in rows[1].items() if change.get(k) is not ...}
+    (folder / f"{name}.jsonl").write_text(json.dumps(rows[0]) + "\n" + json.dumps(second) + "\n")
+  return {"run": str(run), "grok": str(grok), "old": str(old), "file": str(file), "fresh": str(folder / "fresh"),
+          **{name: str(folder / f"{name}.jsonl") for name in ("null", "text", "lacking")}}
 
 IDS = [" ".join([p, *(x if len(x) < 40 else x[:20] + "..." for x in a), *(f"{k}={v}" for k, v in e.items())]) for p, a, e, _ in BAD]
 
 @pytest.mark.parametrize("program,args,env,names", BAD, ids=IDS)
 def test_bad_input_is_one_line_on_stderr_naming_the_flag_and_exit_2(paths, program, args, env, names):
   args = [a.format(**paths) for a in args]
-  before = {p: p.stat().st_mtime_ns for p in Path(paths["run"]).iterdir()}
+  before = {p: p.stat().st_mtime_ns for p in Path(paths["run"]).iterdir() if p.name != ".lock"}  # the lock names the last writer
   if program == "plot": result = subprocess.run([sys.executable, "-m", "tinyarith.plot", *args], capture_output=True, text=True, timeout=120)
   else: result = experiment(program, *args, env=env, timeout=300)
   print(result.stderr)
   assert result.returncode == 2 and "Traceback" not in result.stderr
   assert len(result.stderr.strip().splitlines()) == 1 and names in result.stderr
-  assert {p: p.stat().st_mtime_ns for p in Path(paths["run"]).iterdir()} == before
+  assert {p: p.stat().st_mtime_ns for p in Path(paths["run"]).iterdir() if p.name != ".lock"} == before
+  assert not Path(paths["fresh"]).exists()

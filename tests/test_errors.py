@@ -1,13 +1,14 @@
 """The one error path: bad input is one line naming its flag, a bug keeps its traceback, an interrupt says whether there is
 anything to resume. And the files a run writes reach the disk whole, directory entry included."""
-import os, signal, stat
+import errno, os, signal, stat
 from pathlib import Path
 import pytest
 from tinygrad import Tensor
 from conftest import experiment, grok_config
-from tinyarith import cli, files
+from tinyarith import checkpoint, cli, files
 from tinyarith.data import modular_split
-from tinyarith.errors import BadInput, Interrupted
+from tinyarith.errors import BadInput, DiskFull, Interrupted
+from tinyarith.metrics import read_metrics
 from tinyarith.train import Data, train
 
 def run_guarded(error:BaseException):
@@ -41,6 +42,30 @@ def test_a_ctrl_c_during_the_first_evaluation_leaves_no_checkpoint_and_says_so(t
   data = Data(lambda: (Tensor(x), Tensor(y)), {"train": (Tensor(x), Tensor(y))}, extra_metrics=ctrl_c)
   with pytest.raises(Interrupted) as stop: train(*run.build(), data, run)
   assert stop.value.saved is None and not (tmp_path / "run" / "checkpoint.json").exists()
+
+def test_a_full_disk_mid_run_raises_diskfull_keeping_the_last_checkpoint_and_the_rows(tmp_path, monkeypatch):
+  """As a disk that fills while checkpoint-20 is written (test_runs.py does it on a real tmpfs where it may mount one)."""
+  run = grok_config(tmp_path / "run", p=7, train_frac=0.5, steps=40, eval_every=20)
+  x, y, x_test, y_test = modular_split(7, "+", 0.5, seed=0)
+  real_fsync = files.fsync
+  def fsync(path:Path):
+    if path.name == "checkpoint-20.safetensors.tmp": raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    real_fsync(path)
+  monkeypatch.setattr(files, "fsync", fsync)
+  data = Data(lambda: (Tensor(x), Tensor(y)), {"train": (Tensor(x), Tensor(y))})
+  with pytest.raises(DiskFull) as full: train(*run.build(), data, run)
+  assert full.value.saved == 0 and "checkpoint-20.safetensors" in str(full.value)
+  assert checkpoint.read_record(run.out)["step"] == 0 and not list(Path(run.out).glob("*.tmp"))
+  assert [r["step"] for r in read_metrics(run.out)] == [0, 20]
+
+def test_a_full_disk_is_one_line_naming_the_last_good_checkpoint_and_exit_1(capsys):
+  with pytest.raises(SystemExit) as exit: run_guarded(DiskFull("the disk is full: writing x failed", Path("runs/my run"), saved=40))
+  err = capsys.readouterr().err.strip()
+  assert exit.value.code == 1 and len(err.splitlines()) == 1
+  assert "last good checkpoint is step 40" in err and err.endswith("--resume 'runs/my run'")
+  with pytest.raises(SystemExit) as exit: run_guarded(DiskFull("the disk is full: writing x failed", Path("runs/x"), saved=None))
+  err = capsys.readouterr().err
+  assert exit.value.code == 1 and "no checkpoint was written" in err and "--resume" not in err
 
 def test_a_replaced_file_is_flushed_and_so_is_its_directory(tmp_path, monkeypatch):
   synced = []

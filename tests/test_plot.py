@@ -1,11 +1,12 @@
-import shutil, subprocess, sys
+import os, shutil, subprocess, sys
 import matplotlib.pyplot as plt
 import pytest
 from tinyarith.metrics import read_metrics, summary
 from tinyarith.plot import figure, plot_runs
 
-def plot_cli(*args):
-  return subprocess.run([sys.executable, "-m", "tinyarith.plot", *map(str, args)], capture_output=True, text=True)
+def plot_cli(*args, env:dict|None=None):
+  return subprocess.run([sys.executable, "-m", "tinyarith.plot", *map(str, args)], capture_output=True, text=True, errors="replace",
+                        env=None if env is None else {**os.environ, **env})
 
 def test_the_figure_holds_each_runs_train_and_test_curves(grok_run, tmp_path):
   rows = [r for r in read_metrics(grok_run) if r["step"] > 0]  # step 0 has no place on a log axis
@@ -42,6 +43,15 @@ def test_plot_cli_writes_into_the_run_directory(grok_run, tmp_path):
   result = plot_cli(run)
   assert result.returncode == 0, result.stderr
   assert (run / "loss.png").read_bytes()[:4] == b"\x89PNG"
+
+def test_a_run_directory_whose_name_is_not_utf8_plots(grok_run, tmp_path):
+  run = os.fsencode(tmp_path) + b"/run-\xff"
+  os.mkdir(run)
+  shutil.copy(grok_run / "metrics.jsonl", os.fsdecode(run))
+  result = plot_cli(os.fsdecode(run), env={"PYTHONIOENCODING": "utf-8"})  # a strict UTF-8 stdout, as under LANG=en_US.UTF-8
+  assert result.returncode == 0, result.stderr
+  with open(run + b"/loss.png", "rb") as png: assert png.read(4) == b"\x89PNG"
+  figure([os.fsdecode(run), grok_run])  # the legend draws the name too
 
 @pytest.mark.parametrize("content", [None, "", "not json\n"], ids=["missing", "empty", "garbled"])
 def test_a_bad_metrics_file_is_one_clear_line(tmp_path, content):

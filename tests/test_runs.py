@@ -1,7 +1,7 @@
 """Runs that survive: a killed or interrupted run resumes to the metrics of one that never stopped; a corrupt checkpoint
 is refused without touching anything; a diverging run stops and keeps its last good checkpoint; the same seed gives the
 same numbers. Small runs of both experiments, as a user starts them."""
-import json, random, shutil, signal, subprocess, sys, time
+import json, os, random, shutil, signal, subprocess, sys, time
 import pytest
 from conftest import EXPERIMENTS, experiment
 from tinyarith import checkpoint
@@ -16,6 +16,9 @@ ADD = ["--digits", "1", "--n-layers", "1", "--d-model", "32", "--n-heads", "2", 
 GROK = ["--p", "7", "--train-frac", "0.6", "--d-model", "32", "--d-mlp", "64", "--steps", "200", "--eval-every", "20"]
 
 def metrics(run) -> list[dict]: return [{k: v for k, v in row.items() if k != "elapsed"} for row in read_metrics(run)]
+def contents(run) -> dict[str, bytes]:
+  """What the run directory holds, but its lock file: that names the last process to open the run as its writer."""
+  return {p.name: p.read_bytes() for p in run.iterdir() if p.name != ".lock"}
 def ckpt_step(run) -> int: return json.loads((run / "checkpoint.json").read_text())["step"]
 
 def finished(name:str, *args):
@@ -84,11 +87,11 @@ def test_a_corrupt_checkpoint_is_refused_and_nothing_is_overwritten(add_referenc
   if damage == "garble record": (run / "checkpoint.json").write_text('{"step": 4')
   if damage == "delete tensors": tensors.unlink()
   if damage in EDITS: (run / "checkpoint.json").write_text(json.dumps({**record, **EDITS[damage]}))
-  before = {p.name: p.read_bytes() for p in run.iterdir()}
+  before = contents(run)
   result = experiment("addition", "--resume", run, "--steps", "800")
   assert result.returncode == 2 and "Traceback" not in result.stderr
   assert len(result.stderr.strip().splitlines()) == 1 and "--resume" in result.stderr
-  assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+  assert contents(run) == before
 
 def test_a_diverging_run_stops_naming_the_step_and_keeps_its_last_good_checkpoint(tmp_path):
   result = experiment("grokking", *GROK, "--lr", "1e30", "--out", run := tmp_path / "run")
@@ -132,3 +135,60 @@ def test_a_save_leaves_one_tensors_file_and_clears_what_a_killed_save_left(tmp_p
   checkpoint.save(tmp_path, model, opt, step=20, elapsed=2.0)
   assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-20.safetensors"]
   assert checkpoint.load(tmp_path, model, opt)["step"] == 20
+
+def test_a_second_writer_is_refused_at_once_a_reader_is_not_and_a_killed_writers_lock_is_free(tmp_path):
+  run = tmp_path / "run"
+  proc = start("grokking", *GROK, "--steps", "100000", "--out", run)
+  try:
+    wait_for_checkpoint(run, proc, past=0)
+    config = (run / "config.json").read_bytes()
+    for second in ([*GROK, "--out", run], ["--resume", run, "--steps", "200000"]):  # a fresh run there, and a resume
+      result = experiment("grokking", *second, timeout=120)
+      lines = result.stderr.strip().splitlines()
+      assert result.returncode == 2 and len(lines) == 1 and str(run) in lines[0] and f"process {proc.pid}" in lines[0], result.stderr
+    reader = subprocess.run([sys.executable, "-m", "tinyarith.plot", run, "-o", tmp_path / "read.png"], capture_output=True, timeout=120)
+    assert reader.returncode == 0 and (tmp_path / "read.png").is_file()
+    assert proc.poll() is None and (run / "config.json").read_bytes() == config  # the writer runs on, its files its own
+  finally:
+    proc.kill()
+    proc.wait()
+  finished("grokking", "--resume", run, "--steps", str(ckpt_step(run) + 20))  # kill -9 left the lock: it is free
+
+def test_a_run_whose_metrics_file_was_deleted_resumes_logging_from_its_checkpoint(grok_reference, tmp_path):
+  finished("grokking", *GROK, "--steps", "100", "--out", run := tmp_path / "run")
+  (run / "metrics.jsonl").unlink()
+  result = finished("grokking", "--resume", run, "--steps", "200")
+  assert "metrics.jsonl is missing" in result.stderr
+  assert metrics(run) == [r for r in metrics(grok_reference) if r["step"] >= 100]
+
+@pytest.fixture
+def small_disk(grok_reference, tmp_path):
+  """A tmpfs with room for a small grokking run's first checkpoint and its small files, not for a second checkpoint
+  beside the first. Mounting one needs root; test_errors.py fakes a full disk where this skips."""
+  disk, page = tmp_path / "disk", os.sysconf("SC_PAGE_SIZE")
+  disk.mkdir()
+  pages = -(-(grok_reference / "checkpoint-200.safetensors").stat().st_size // page)
+  size = (pages * 3 // 2 + 6) * page
+  if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", disk], capture_output=True).returncode != 0:
+    pytest.skip("cannot mount a tmpfs here (not root)")
+  yield disk
+  subprocess.run(["umount", "-l", disk])
+
+def test_a_full_disk_mid_run_is_one_line_naming_the_last_good_checkpoint_and_the_run_resumes_exactly(grok_reference, small_disk):
+  result = experiment("grokking", *GROK, "--out", run := small_disk / "run")
+  last = result.stderr.strip().splitlines()[-1]
+  assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+  assert "disk is full" in last and "last good checkpoint is step 0" in last and f"--resume {run}" in last, last
+  assert ckpt_step(run) == 0 and not list(run.glob("*.tmp"))
+  subprocess.run(["mount", "-o", "remount,size=8m", small_disk], check=True)  # space freed
+  finished("grokking", "--resume", run)
+  assert metrics(run) == metrics(grok_reference)
+
+def test_a_full_disk_at_the_start_is_one_line(small_disk):
+  with open(small_disk / "filler", "wb", buffering=0) as filler:
+    try:
+      while True: filler.write(b"\0" * 4096)
+    except OSError: pass  # full
+  result = experiment("grokking", *GROK, "--out", small_disk / "run")
+  lines = result.stderr.strip().splitlines()
+  assert result.returncode == 1 and len(lines) == 1 and "disk is full" in lines[0], result.stderr[-3000:]

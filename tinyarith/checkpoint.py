@@ -9,7 +9,7 @@ import hashlib, json, math
 from pathlib import Path
 import numpy as np
 from tinygrad import Tensor
-from tinygrad.nn.state import get_parameters, get_state_dict, safe_save, safe_load
+from tinygrad.nn.state import get_parameters, get_state_dict, safe_load
 from tinyarith import files
 from tinyarith.errors import BadInput
 
@@ -29,9 +29,7 @@ def finite(model) -> bool:
 
 def save(run_dir:Path, model, opt, step:int, elapsed:float, rng:np.random.Generator|None=None):
   run_dir, name = Path(run_dir), f"checkpoint-{step}.safetensors"
-  with files.replacing(run_dir / name) as tmp:
-    safe_save(training_state(model, opt), str(tmp))
-    data = tmp.read_bytes()
+  data = files.write_tensors(run_dir / name, training_state(model, opt))
   record = {"step": step, "elapsed": elapsed, "tensors": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
             "rng": None if rng is None else rng.bit_generator.state}
   files.write_text(run_dir / RECORD, json.dumps(record) + "\n")

@@ -3,10 +3,11 @@
 import argparse, json, os, platform, shlex, shutil, sys
 from pathlib import Path
 from typing import Callable, NoReturn
-from tinygrad import Device
+from tinygrad import Device, Tensor
 from tinygrad.helpers import DEV
 from tinyarith.config import RunConfig
-from tinyarith.errors import BadInput, Diverged, Interrupted
+from tinyarith import files
+from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted
 
 def fail(message:str, code:int=2) -> NoReturn:
   print(f"error: {message}", file=sys.stderr)
@@ -47,6 +48,8 @@ def parse_args(parser:argparse.ArgumentParser) -> argparse.Namespace:
   """Parse the command line; with --resume, the run's saved settings are the defaults and must not be contradicted.
   Also checks that DEV names a device that opens here."""
   args = parser.parse_args()
+  for name in ("out", "resume"):
+    if getattr(args, name, None) == "": fail(f"{flag(name)}: an empty path names no directory")
   if getattr(args, "resume", None):
     if args.out: fail("--resume continues the run in its own directory: drop --out")
     try: saved = RunConfig.from_dict(json.loads((Path(args.resume) / "config.json").read_text())).flags()
@@ -64,7 +67,7 @@ def check_device():
   """Open the device: DEV's, else the first that works here. The CPU device compiles with the clang binary; where there is
   none (a bare machine after pip install), tinygrad's own X86 code generator stands in, which needs nothing outside pip."""
   chosen = os.environ.get("DEV") or None  # DEV="" is unset, for tinygrad too
-  try: Device[Device.DEFAULT]
+  try: opens(Device.DEFAULT)
   except Exception as e:
     if chosen is None: return use_x86()
     fail(f"DEV={chosen} cannot be opened here ({str(e).splitlines()[-1] if str(e) else type(e).__name__}); "
@@ -73,10 +76,15 @@ def check_device():
     if chosen is not None: fail(f"DEV={chosen} needs the clang binary: {NO_DEVICE}")
     use_x86()
 
+def opens(device:str):
+  """Run one small kernel on device and read its result back: a device that opens but cannot compile (DEV=CL:99) or
+  cannot copy out (DEV=NULL) fails here, before the run writes anything."""
+  if (Tensor([1.0], device=device) + 1).item() != 2.0: raise RuntimeError(f"1 + 1 is not 2 on {device}")
+
 def use_x86():
   if platform.machine() not in ("x86_64", "AMD64"): fail(f"tinygrad found no device to run on: {NO_DEVICE}")
   DEV.value = os.environ["DEV"] = "CPU:X86"  # os.environ too: for the processes tinygrad spawns
-  try: Device[Device.DEFAULT]
+  try: opens(Device.DEFAULT)
   except Exception: fail(f"tinygrad found no device to run on: {NO_DEVICE}")
   print(f"note: no clang and no OpenCL driver here, so tinygrad's X86 code generator runs on the CPU; for the faster clang: {NO_DEVICE}",
         file=sys.stderr)
@@ -87,12 +95,14 @@ def run_config(args:argparse.Namespace, experiment:str, data:dict, default_out:s
   return RunConfig.from_flags({**vars(args), "out": args.resume or args.out or f"runs/{default_out}"}, experiment, data, **shape)
 
 def make_run_dir(run:RunConfig, resume:bool) -> Path:
-  """The run directory, created; a fresh run never overwrites a checkpointed one."""
-  out = Path(run.out)
+  """The run directory, created; a fresh run never overwrites a checkpointed one, nor one that another process writes
+  (train() holds the lock; this says so before the run builds anything)."""
+  out, name = Path(run.out), "resume" if resume else "out"
+  if holder := files.writer(out): fail(f"{flag(name)} {out} is being written by {holder}: wait for it to end, or stop it, then try again")
   if resume: return out
-  if (out / "checkpoint.json").exists(): fail(f"--out {out} already holds a run: continue it with --resume {out}, or choose another --out")
+  if (out / "checkpoint.json").exists(): fail(f"--out {out} already holds a run: continue it with --resume {shlex.quote(str(out))}, or choose another --out")
   try: out.mkdir(parents=True, exist_ok=True)
-  except OSError as e: fail(f"--out {out}: cannot create the run directory ({e.strerror}: {e.filename})")
+  except OSError as e: fail(f"--out {out}: cannot create the run directory ({e.strerror}: {e.filename})", 1 if files.disk_full(e) else 2)
   if not os.access(out, os.W_OK): fail(f"--out {out}: the run directory is not writable")
   return out
 
@@ -100,9 +110,14 @@ def guarded(main:Callable[[], None]) -> Callable[[], None]:
   """Run main. Bad input (BadInput, from wherever the library found it) is one line naming its flag, exit 2; a diverged
   run exits 1; an interrupted one says whether and how to resume and exits 128 + the signal's number, as a shell does.
   Any other exception is a bug and keeps its traceback."""
-  def run():
-    try: main()
+  def run(*args):
+    sys.stdout.reconfigure(errors="surrogateescape")  # a path that is not valid UTF-8 prints as the bytes it is
+    try: main(*args)
     except BadInput as e: fail(f"{flag(e.field)}: {e.message}" if e.field else e.message)
+    except DiskFull as e:
+      print(file=sys.stderr)
+      hint = "" if e.saved is None else f": free some space, then resume with: python {shlex.quote(sys.argv[0])} --resume {shlex.quote(str(e.out_dir))}"
+      fail(f"{e}; {'no checkpoint was written' if e.saved is None else f'the last good checkpoint is step {e.saved}, and the metrics logged so far are kept'}{hint}", 1)
     except Diverged as e:
       print(file=sys.stderr)  # off the progress bar's line
       fail(str(e), 1)

@@ -1,4 +1,5 @@
 """Datasets as numpy arrays of tokens and per-position targets (IGNORE where a position does not count)."""
+import os
 import numpy as np
 from tinyarith.errors import BadInput
 from tinyarith.loss import IGNORE
@@ -17,6 +18,9 @@ def modular_table(p:int, op:str="+") -> tuple[np.ndarray, np.ndarray]:
   Returns tokens (N, 3) and labels (N,)."""
   if p < 2: raise BadInput("p", f"the modulus must be at least 2, got {p}")
   if op not in OPS: raise BadInput("op", f"unknown op {op!r}, choose from {', '.join(OPS)}")
+  if (need := 4 * p**3) > (memory := os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")):  # float32 logits, p per pair
+    raise BadInput("p", f"{p} is too large: the logits of its {p * p:.3g} pairs alone take {need / 2**30:.3g} GiB, and this machine "
+                        f"has {memory / 2**30:.3g} GiB")
   f, exists = OPS[op]
   a, b = (g.ravel().astype(np.int64) for g in np.meshgrid(np.arange(p), np.arange(p), indexing="ij"))
   if exists is not None: a, b = a[keep := exists(b, p)], b[keep]

@@ -1,4 +1,4 @@
-"""What can stop a run, apart from a bug: bad input, an interrupt, divergence. At the bottom of the library, so that any
+"""What can stop a run, apart from a bug: bad input, an interrupt, divergence, a full disk. At the bottom of the library, so that any
 module may raise them and the command line (tinyarith.cli) turns each into one line on stderr."""
 from pathlib import Path
 
@@ -17,3 +17,10 @@ class Interrupted(Exception):
 
 class Diverged(Exception):
   """The loss or the weights stopped being finite; the last good checkpoint is kept and the plot written."""
+
+class DiskFull(Exception):
+  """A write to the run directory found the disk full. What was written before it is kept; `saved` is the step of the last
+  good checkpoint, None if there is none."""
+  def __init__(self, message:str, out_dir:Path, saved:int|None):
+    super().__init__(message)
+    self.out_dir, self.saved = out_dir, saved

@@ -1,7 +1,13 @@
-"""Files that are whole or absent: written under a temporary name, flushed to disk and renamed into place."""
-import os
+"""The files of a run directory: whole or absent (written under a temporary name, flushed to disk and renamed into
+place), tensors written without a memory map, and one writer at a time."""
+import errno, fcntl, json, os, struct, sys
 from contextlib import contextmanager
 from pathlib import Path
+from tinygrad import Tensor
+from tinygrad.nn.state import inverse_safe_dtypes
+from tinyarith.errors import BadInput
+
+LOCK = ".lock"  # held by the process that writes the run directory, for as long as it runs
 
 def fsync(path:Path):
   fd = os.open(path, os.O_RDONLY)  # a directory too: its entry for a renamed file reaches the disk only with it
@@ -11,12 +17,65 @@ def fsync(path:Path):
 @contextmanager
 def replacing(path:Path):
   """Yields a temporary path beside `path` to write. Once written, it is flushed, renamed over `path`, and the directory
-  flushed: a kill or a power loss at any moment leaves the old file or the new one."""
+  flushed: a kill or a power loss at any moment leaves the old file or the new one. A write that fails (a full disk)
+  removes the temporary file, leaving the old one."""
   tmp = path.with_name(path.name + ".tmp")
-  yield tmp
-  fsync(tmp)
+  try:
+    yield tmp
+    fsync(tmp)
+  except BaseException as e:
+    tmp.unlink(missing_ok=True)
+    if isinstance(e, OSError) and e.filename is None: e.filename = str(path)  # a failed write() names no file
+    raise
   tmp.replace(path)
   fsync(path.parent)
 
 def write_text(path:Path, text:str):
   with replacing(path) as tmp: tmp.write_text(text)
+
+def safetensors(tensors:dict[str, Tensor]) -> bytes:
+  """tensors in the safetensors format (tinygrad's safe_load reads it), as bytes. tinygrad's safe_save writes through a
+  memory map, where a full disk is a SIGBUS that kills the process without a word; a plain write raises OSError instead."""
+  header, offset = {}, 0
+  for name, t in tensors.items():
+    header[name] = {"dtype": inverse_safe_dtypes[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + t.nbytes()]}
+    offset += t.nbytes()
+  text = json.dumps(header, separators=(",", ":"))
+  text += " " * (-len(text) % 8)
+  return struct.pack("<Q", len(text)) + text.encode() + b"".join(t.numpy().tobytes() for t in tensors.values())
+
+def write_tensors(path:Path, tensors:dict[str, Tensor]) -> bytes:
+  """Write tensors to path, whole or not at all; returns the bytes written."""
+  data = safetensors(tensors)
+  with replacing(path) as tmp: tmp.write_bytes(data)
+  return data
+
+def disk_full(e:BaseException) -> bool: return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
+
+def writer(run_dir:Path) -> str|None:
+  """Who holds run_dir's lock ("process PID (COMMAND)"), or None when no process does. A lock whose process has died,
+  even by kill -9, is free: the kernel releases it with the process."""
+  try: fd = os.open(Path(run_dir) / LOCK, os.O_RDONLY)
+  except OSError: return None
+  try:
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # taken only while no writer holds it, and let go at once
+    return None
+  except BlockingIOError:
+    pid, _, command = os.read(fd, 4096).decode(errors="replace").strip().partition(" ")
+    return f"process {pid or '?'} ({command[:80]})" if command else f"process {pid or '?'}"
+  finally: os.close(fd)
+
+@contextmanager
+def locked(run_dir:Path, field:str):
+  """Hold run_dir's lock while the block runs, as its only writer. Another writer is BadInput naming `field` (the flag
+  that chose the directory): refused before it writes anything."""
+  fd = os.open(Path(run_dir) / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+  try:
+    try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      raise BadInput(field, f"{run_dir} is being written by {writer(run_dir) or 'another process'}: wait for it to end, "
+                            "or stop it, then try again") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()} {' '.join(sys.argv)}\n".encode(errors="replace"))  # for the message a second writer gets
+    yield
+  finally: os.close(fd)

@@ -16,18 +16,36 @@ class MetricsLog:
   def close(self): self.file.close()
 
 def read_metrics(path:str|Path) -> list[dict]:
-  """The rows of a metrics.jsonl, or of RUN_DIR/metrics.jsonl. A missing, empty or garbled file is BadInput; a last
-  line without its newline is a row a kill cut short, and is left out."""
+  """The rows of a metrics.jsonl, or of RUN_DIR/metrics.jsonl. A missing, empty or garbled file is BadInput naming the
+  file and line: every row is a JSON object of numbers (nested objects of numbers too) with an integer step and the keys of
+  the first row. A last line without its newline is a row a kill cut short, and is left out."""
   path = Path(path)
   if path.is_dir(): path = path / "metrics.jsonl"
   if not path.is_file(): raise BadInput(None, f"no metrics file at {path}")
-  try:
-    text = path.read_text()
-    rows = [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines() if line.strip()]
-  except (json.JSONDecodeError, UnicodeDecodeError) as e: raise BadInput(None, f"{path} is not valid JSON lines ({e})") from None
+  try: text = path.read_text()
+  except (OSError, UnicodeDecodeError) as e: raise BadInput(None, f"{path} is unreadable ({e})") from None
+  rows, keys = [], None
+  for n, line in enumerate(text[:text.rfind("\n") + 1].splitlines(), 1):
+    if not line.strip(): continue
+    try: row = json.loads(line)
+    except json.JSONDecodeError as e: raise BadInput(None, f"{path}, line {n}: not valid JSON ({e})") from None
+    if why := bad_row(row, keys): raise BadInput(None, f"{path}, line {n}: {why}")
+    rows.append(row)
+    keys = keys or row.keys()
   if not rows: raise BadInput(None, f"{path} holds no metrics")
-  if not all(isinstance(r, dict) and isinstance(r.get("step"), int) for r in rows): raise BadInput(None, f"{path} has a row without a step")
   return rows
+
+def numbers(value) -> bool:
+  if isinstance(value, dict): return all(numbers(v) for v in value.values())
+  return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+def bad_row(row, keys) -> str|None:
+  """What is wrong with one row of a metrics file whose first row had `keys` (None: this is the first), or None."""
+  if not isinstance(row, dict): return "not a JSON object"
+  if not isinstance(row.get("step"), int) or isinstance(row["step"], bool) or row["step"] < 0: return f"its step is {row.get('step')!r}"
+  if wrong := next((k for k, v in row.items() if not numbers(v)), None): return f"{wrong!r} is {row[wrong]!r}, not a number"
+  if keys is not None and row.keys() != keys: return f"its keys {sorted(row)} are not those of the first row {sorted(keys)}"
+  return None
 
 def first_step(rows:list[dict], key:str, at_least:float) -> int|None:
   """The first logged step at which rows[key] >= at_least, or None."""

@@ -5,9 +5,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
-from tinyarith import cli
-from tinyarith.errors import BadInput
+from tinyarith import cli, files
 from tinyarith.metrics import read_metrics
+
+def shown(path:str|Path) -> str:
+  """A path's last part as text to draw: a name that is not valid UTF-8 gets a replacement character, not a crash."""
+  return Path(path).name.encode(errors="surrogateescape").decode(errors="replace")
 
 def figure(runs:list[str|Path]) -> Figure:
   """Every run's loss curves (log-log) above its accuracy curves; train solid, test dashed, one colour per run."""
@@ -16,7 +19,7 @@ def figure(runs:list[str|Path]) -> Figure:
   any_loss = False
   for i, (run, rows) in enumerate(zip(runs, logged)):
     if not rows: continue
-    label, colour, steps = Path(run).name if len(runs) > 1 else "", f"C{i}", [r["step"] for r in rows]
+    label, colour, steps = shown(run) if len(runs) > 1 else "", f"C{i}", [r["step"] for r in rows]
     for split, style in (("train", "-"), ("test", "--")):
       if f"{split}_loss" not in rows[0]: continue
       name = f"{label} {split}".strip()
@@ -27,7 +30,7 @@ def figure(runs:list[str|Path]) -> Figure:
       ax_acc.plot(steps, [r[f"{split}_acc"] for r in rows], style, color=colour, label=name)
     if "test_exact" in rows[0]:  # addition: every answer digit right
       ax_acc.plot(steps, [r["test_exact"] for r in rows], ":", color=colour, label=f"{label} test exact match".strip())
-  ax_loss.set(xscale="log", yscale="log" if any_loss else "linear", ylabel="cross-entropy loss", title=" vs ".join(Path(r).name for r in runs))
+  ax_loss.set(xscale="log", yscale="log" if any_loss else "linear", ylabel="cross-entropy loss", title=" vs ".join(map(shown, runs)))
   ax_acc.set(xscale="log", xlabel="step", ylabel="accuracy", ylim=(-0.02, 1.02))
   for ax in (ax_loss, ax_acc): ax.grid(True, which="major", alpha=0.3); ax.legend(fontsize=8)
   fig.tight_layout()
@@ -37,10 +40,12 @@ def plot_runs(runs:list[str|Path], out:str|Path) -> Path:
   """figure(runs) written to the PNG out (out.png if out has no suffix, as matplotlib would); returns the path written."""
   out = Path(out) if Path(out).suffix else Path(out).with_name(Path(out).name + ".png")
   fig = figure(runs)
-  try: fig.savefig(out, dpi=120)
+  try:
+    with files.replacing(out) as tmp: fig.savefig(tmp, dpi=120, format="png")
   finally: plt.close(fig)
   return out
 
+@cli.guarded
 def main(argv:list[str]|None=None):
   parser = cli.ArgumentParser(prog="python -m tinyarith.plot", description=__doc__)
   parser.add_argument("runs", nargs="+", help="run directories (or metrics.jsonl files)")
@@ -48,7 +53,6 @@ def main(argv:list[str]|None=None):
   args = parser.parse_args(argv)
   out = args.out or (Path(args.runs[0]) / "loss.png" if len(args.runs) == 1 and Path(args.runs[0]).is_dir() else "loss.png")
   try: print(f"wrote {plot_runs(args.runs, out)}")
-  except BadInput as e: cli.fail(e.message)
   except OSError as e: cli.fail(f"--out {out}: cannot write the plot ({e.strerror})")
 
 if __name__ == "__main__": main()

@@ -8,12 +8,12 @@ from typing import Callable
 import numpy as np
 from tinygrad import Tensor, TinyJit, Context, Device
 from tinygrad.helpers import tqdm
-from tinygrad.nn.state import get_state_dict, safe_save, safe_load, load_state_dict
+from tinygrad.nn.state import get_state_dict, safe_load, load_state_dict
 from tinyarith.loss import IGNORE, cross_entropy, accuracy
 from tinyarith.model import Config, Transformer
 from tinyarith import checkpoint, files
 from tinyarith.config import RunConfig
-from tinyarith.errors import BadInput, Diverged, Interrupted
+from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted
 from tinyarith.metrics import MetricsLog, read_metrics
 from tinyarith.plot import plot_runs
 from tinyarith.stepcache import persistent
@@ -81,15 +81,33 @@ def train(model, opt, data:Data, run:RunConfig, resume:bool=False) -> list[dict]
   A checkpoint (tinyarith.checkpoint) is written every run.ckpt_every steps (default: at every evaluation), at the end
   and on SIGINT/SIGTERM, which then raise Interrupted. resume=True continues from run.out's checkpoint: the metrics rows
   logged after it are dropped and logged again. A non-finite loss or weight raises Diverged, leaving the last good checkpoint.
+  A full disk raises DiskFull, and keeps what was written before. One process at a time writes a run directory (files.locked).
   Leaves run.out/{config.json (the RunConfig, tinygrad and numpy versions, device), metrics.jsonl, checkpoint.json and its
   tensors, model.safetensors, loss.png}; returns the metrics rows."""
+  out_dir = Path(run.out)
+  try:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with files.locked(out_dir, "resume" if resume else "out"): return train_locked(model, opt, data, run, resume)
+  except OSError as e:
+    if not files.disk_full(e): raise
+    try: saved = checkpoint.read_record(out_dir)["step"]
+    except BadInput: saved = None
+    raise DiskFull(f"the disk is full: writing {e.filename or 'to ' + str(out_dir)} failed", out_dir, saved) from None
+
+def logged_rows(out_dir:Path, first:int) -> list[dict]:
+  """The rows a run resumed at step `first` keeps: those up to it. Without a metrics file the run can still go on."""
+  if (out_dir / "metrics.jsonl").exists(): return [r for r in read_metrics(out_dir) if r["step"] <= first]
+  print(f"warning: {out_dir / 'metrics.jsonl'} is missing: the rows before step {first} are lost, and the log starts again there",
+        file=sys.stderr)
+  return []
+
+def train_locked(model, opt, data:Data, run:RunConfig, resume:bool) -> list[dict]:
   out_dir, ckpt_every, first, elapsed = Path(run.out), run.ckpt_every or run.eval_every, 0, 0.0
   if resume:
     record = checkpoint.load(out_dir, model, opt, data.rng)  # first: a bad checkpoint changes nothing
     first, elapsed = record["step"], record["elapsed"]
     if first >= run.steps: raise BadInput("steps", f"{out_dir} already ran {first} steps: give a larger --steps to go on")
-  rows = [r for r in read_metrics(out_dir) if r["step"] <= first] if resume else []  # later rows are logged again
-  out_dir.mkdir(parents=True, exist_ok=True)
+  rows = logged_rows(out_dir, first) if resume else []  # later rows are logged again
   files.write_text(out_dir / "config.json", json.dumps({**run.to_dict(), "tinygrad": version("tinygrad"), "numpy": np.__version__,
                                                     "device": Device.DEFAULT}, indent=2) + "\n")
   log = MetricsLog(out_dir / "metrics.jsonl", rows if resume else None)
@@ -124,6 +142,7 @@ def train(model, opt, data:Data, run:RunConfig, resume:bool=False) -> list[dict]
       if not resume:
         evaluate(0)
         save(0)
+      elif not rows: evaluate(first)  # the metrics file was lost: its curve starts again at the checkpoint
       if stop: raise Interrupted(first, stop[0], out_dir, saved)  # asked during the first evaluation, which compiles for minutes
       for step in (bar := tqdm(range(first + 1, run.steps + 1))):
         train_step(*data.next_batch())  # no host sync here: losses are read only in evaluate
@@ -132,12 +151,14 @@ def train(model, opt, data:Data, run:RunConfig, resume:bool=False) -> list[dict]
           bar.set_description(" ".join(f"{k} {v:.3g}" for k, v in row.items() if k.endswith(("_loss", "exact"))))
         if step % ckpt_every == 0 or step == run.steps or stop: save(step)
         if stop: raise Interrupted(step, stop[0], out_dir, saved)
-    with files.replacing(out_dir / "model.safetensors") as tmp: safe_save(get_state_dict(model), str(tmp))
+    files.write_tensors(out_dir / "model.safetensors", get_state_dict(model))
   except KeyboardInterrupt: raise Interrupted(step, signal.SIGINT, out_dir, saved) from None  # a second Ctrl-C: at once
   finally:  # however the run ends, its log is closed and its plot drawn
-    log.close()
+    try: log.close()
+    except OSError: pass  # a row a full disk cut short, already raised: read_metrics leaves out a last line without its newline
     try: plot_runs([out_dir], out_dir / "loss.png")
-    except (ValueError, OSError) as e: print(f"warning: no plot written: {e}", file=sys.stderr)
+    except (ValueError, OSError) as e:
+      if not files.disk_full(e): print(f"warning: no plot written: {e}", file=sys.stderr)
   return rows
 
 def load_run(run_dir:str|Path) -> tuple[dict, Transformer, int|None]:
