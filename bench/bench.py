@@ -5,15 +5,16 @@
 
 Each rate is the median of --windows timed windows (about --window-s seconds each) after warm-up, with the device
 synchronised before every clock read. The first-step rows run a fresh process and time it from launch to the end of
-its first train step: with empty kernel caches (tinygrad's CACHEDB and POCL's POCL_CACHE_DIR in a new folder), with them
-warm, and with tinyarith's opt-in step cache (TINYARITH_CACHE, same folder) filled too."""
+its first train step: with empty kernel caches (tinygrad's CACHEDB and POCL's POCL_CACHE_DIR in a new folder), and with
+them warm. The peak-rss rows run each experiment's defaults for 300 steps and report its maximum resident set."""
 import argparse, math, os, platform, statistics, subprocess, sys, tempfile, time
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Callable
 import numpy as np
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 from tinyarith.data import VOCAB, AdditionProblems, addition_tokens, modular_split, next_token_targets
 from tinyarith.loss import target_span
 from tinyarith.model import Config
@@ -47,14 +48,14 @@ def tinyarith_steps(w:Workload):
   from tinygrad import Tensor, Device
   from tinyarith.model import Transformer
   from tinyarith.config import adamw
-  from tinyarith.train import make_train_step, make_eval_step
+  from tinyarith.train import chunks, make_train_step, make_evaluator
   model = Transformer(w.cfg, seed=0)
   span = target_span(w.eval_set[1] if w.eval_set else w.next_batch()[1])  # fixed layouts: any batch shows the positions
-  train_step, eval_step = make_train_step(model, adamw(model, **w.opt), span), make_eval_step(model, span)
+  train_step = make_train_step(model, adamw(model, **w.opt), span)
   fixed = [Tensor(a).realize() for a in w.next_batch()] if w.fixed_batch else None
   def train(): train_step(*(fixed or [Tensor(a) for a in w.next_batch()]))
-  evals = [Tensor(a).realize() for a in w.eval_set] if w.eval_set else None
-  return train, (lambda: eval_step(*evals)), Device[Device.DEFAULT].synchronize
+  evaluate, parts = make_evaluator(model, span), chunks(*(Tensor(a) for a in w.eval_set)) if w.eval_set else None
+  return train, (lambda: evaluate(parts)), Device[Device.DEFAULT].synchronize
 
 def torch_steps(w:Workload):
   import torch
@@ -107,7 +108,17 @@ def first_step_child(framework:str, workload:str):
   for _ in range(2): train()  # capture (and keep) the step, as the first steps of a run do
   sync()
 
-ROWS = ["grok-train", "grok-eval", "addition-train", "first-step"]
+def peak_rss(experiment:str, steps:int=300) -> float:
+  """GiB: the most memory a default run of experiments/<experiment>.py holds through its first `steps` steps and their
+  evaluations (its maximum resident set, as /usr/bin/time -v reports it)."""
+  with tempfile.TemporaryDirectory() as out:
+    proc = subprocess.Popen([sys.executable, str(ROOT / "experiments" / f"{experiment}.py"), "--steps", str(steps), "--out", out],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)  # this child's own resources, not every child's of the bench
+    if status: sys.exit(f"{experiment} failed:\n{proc.stderr.read().decode()[-2000:]}")
+  return usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024) / 2**30  # bytes on macOS, KiB on Linux
+
+ROWS = ["grok-train", "grok-eval", "addition-train", "first-step", "peak-rss"]
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -138,19 +149,22 @@ def main():
     for workload in WORKLOADS:
       with tempfile.TemporaryDirectory() as tmp:
         kernels = {"CACHEDB": str(Path(tmp) / "cache.db"), "POCL_CACHE_DIR": str(Path(tmp) / "pocl")}  # POCL keeps its own
-        steps = {**kernels, "TINYARITH_CACHE": tmp}  # the opt-in step cache
-        for label, env in (("empty cache", kernels), ("warm kernel cache", kernels), ("warm kernel+step cache", steps)):
-          if env is steps: first_step("tinyarith", workload, env)  # fills the step cache, untimed
-          values = {"tinyarith": first_step("tinyarith", workload, env)}
+        for label in ("empty kernel caches", "warm kernel caches"):
+          values = {"tinyarith": first_step("tinyarith", workload, kernels)}
           if "torch" in frameworks: values["torch"] = first_step("torch", workload, {})
           results.append((f"{workload} first step, {label}", "s", values))
           print(f"  {workload} first step, {label}: " + ", ".join(f"{k} {v:.1f} s" for k, v in values.items()), flush=True)
+
+  if "peak-rss" in args.rows:
+    for experiment in ("grokking", "addition"):
+      results.append((f"{experiment}: peak memory, first 300 steps", "GiB", {"tinyarith": peak_rss(experiment)}))
+      print(f"  {experiment} peak memory: {results[-1][2]['tinyarith']:.2f} GiB", flush=True)
 
   print(f"\n| {'':44s} | {'tinyarith':>10s} | {'PyTorch':>10s} | tinyarith/PyTorch |\n|{'-'*46}|{'-'*12}|{'-'*12}|{'-'*19}|")
   for name, unit, v in results:
     tiny, ref = v.get("tinyarith"), v.get("torch")
     ratio = "" if ref is None else f"{(tiny / ref if unit == 'steps/s' else ref / tiny):.2f}x"
-    fmt = lambda x: "-" if x is None else (f"{x:.3g}" if unit == "steps/s" else f"{x:.1f} s")
+    fmt = lambda x: "-" if x is None else (f"{x:.3g}" if unit == "steps/s" else f"{x:.2f} GiB" if unit == "GiB" else f"{x:.1f} s")
     print(f"| {name + (' (steps/s)' if unit == 'steps/s' else ''):44s} | {fmt(tiny):>10s} | {fmt(ref):>10s} | {ratio:>17s} |")
   print("ratio: tinyarith's speed over PyTorch's (above 1: tinyarith is faster); "
         "PyTorch has no kernel cache, its first-step rows are separate launches")

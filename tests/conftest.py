@@ -7,7 +7,6 @@ from tinyarith.data import modular_split
 from tinyarith.model import Config
 from tinyarith.train import Data, train
 
-os.environ.pop("TINYARITH_CACHE", None)  # the tests run what a user runs by default; test_jit.py turns the step cache on itself
 
 # A grokking run small enough for CI: see test_learning.py for why this config
 GROK = dict(p=31, train_frac=0.5, lr=1e-2, weight_decay=3.0, steps=1000, eval_every=25, seed=0)

@@ -17,13 +17,18 @@ def test_greedy_decoding_fills_each_position_from_the_one_before():
   # '=' is token 11 -> (11+1)%10 = 2, then 3, then 4
   assert [decode(r) for r in out] == ["12+34=234", "03+04=234"]
 
-def test_a_model_that_knows_the_answer_scores_exact_match_one():
-  class Oracle:  # puts the right next token of the reversed answer at every position
-    def __init__(self, tokens): self.next = Tensor(np.roll(tokens, -1, axis=1))
-    def __call__(self, x:Tensor) -> Tensor: return self.next.one_hot(10).float()
+@pytest.mark.parametrize("eval_rows", [512, 64], ids=["one chunk", "two chunks"])
+def test_a_model_that_knows_the_answer_scores_exact_match_one_in_any_number_of_chunks(monkeypatch, eval_rows):
+  from tinyarith import train
+  monkeypatch.setattr(train, "EVAL_ROWS", eval_rows)
+  class Oracle:  # reads a and b off each 2-digit prompt "a1a0+b1b0=" and predicts the reversed answer's digits after '='
+    def __call__(self, x:Tensor) -> Tensor:
+      total = x[:, 0] * 10 + x[:, 1] + x[:, 3] * 10 + x[:, 4]  # (B,)
+      digits = Tensor.stack(*[total // 10**i % 10 for i in range(3)], dim=1)  # (B, 3), least significant first
+      return digits.pad(((0, 0), (5, 1))).one_hot(10).float()  # at positions 5 ('='), 6, 7: the digit that comes next
   a, b = np.array([12, 99, 5, 0]), np.array([34, 1, 50, 7])
-  oracle = Oracle(addition_tokens(a, b, 2))
-  assert (answer_value(addition_answers(make_greedy_decoder(oracle), a, b, 2, reverse=True)) == a + b).all()
+  oracle, more = Oracle(), np.random.default_rng(0).integers(0, 100, (2, 100))  # 100 problems: two chunks of 64 rows
+  for a_, b_ in ((a, b), more): assert (answer_value(addition_answers(make_greedy_decoder(oracle), a_, b_, 2, reverse=True)) == a_ + b_).all()
   metrics = addition_exact_match(oracle, a, b, 2, reverse=True)()
   assert metrics["test_exact"] == 1.0
   assert metrics["test_exact_by_carries"] == {"0": {"n": 3, "exact": 1.0}, "2": {"n": 1, "exact": 1.0}}  # 99+1 carries twice

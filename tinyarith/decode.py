@@ -3,6 +3,7 @@ from typing import Callable
 import numpy as np
 from tinygrad import Tensor, TinyJit
 from tinyarith.data import addition_tokens, carries
+from tinyarith.train import chunk_size
 
 def make_greedy_decoder(model):
   """decode(tokens (B, T), start) -> tokens with positions start..T-1 replaced by the model's greedy predictions, in order."""
@@ -13,10 +14,15 @@ def make_greedy_decoder(model):
     return write.reshape(1, -1).where(pred.reshape(-1, 1).cast(x.dtype), x).contiguous().realize()
 
   def decode(tokens:np.ndarray, start:int) -> np.ndarray:
-    x, T = Tensor(tokens.astype(np.int32)).realize(), tokens.shape[1]
-    for pos in range(start - 1, T - 1):  # causal: the still unfilled positions after pos cannot change its prediction
-      x = fill_next(x, Tensor(np.eye(T, dtype=np.float32)[pos]).realize())
-    return x.numpy()
+    (n, T), size = tokens.shape, chunk_size(len(tokens))  # in chunks, as the evaluation: memory for one chunk's activations
+    padded, reads = np.pad(tokens.astype(np.int32), ((0, -n % size), (0, 0))), np.eye(T, dtype=np.float32)
+    out = []
+    for i in range(0, len(padded), size):
+      x = Tensor(padded[i:i + size]).realize()
+      for pos in range(start - 1, T - 1):  # causal: the still unfilled positions after pos cannot change its prediction
+        x = fill_next(x, Tensor(reads[pos]).realize())
+      out.append(x.numpy())
+    return np.concatenate(out)[:n]
   return decode
 
 def exact_match(predicted:np.ndarray, expected:np.ndarray, groups:dict[str, np.ndarray]) -> dict:

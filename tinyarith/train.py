@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable
 import numpy as np
 from tinygrad import Tensor, TinyJit, Context, Device
-from tinygrad.helpers import tqdm
+from tinygrad.helpers import round_up, tqdm
 from tinygrad.nn.state import get_state_dict, safe_load, load_state_dict
 from tinyarith.loss import IGNORE, cross_entropy, accuracy
 from tinyarith.model import Config, Transformer
@@ -16,10 +16,10 @@ from tinyarith.config import RunConfig
 from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted
 from tinyarith.metrics import MetricsLog, read_metrics
 from tinyarith.plot import plot_runs
-from tinyarith.stepcache import persistent
 
 Batch = tuple[Tensor, Tensor]  # tokens (B, T), targets (B, T)
 
+SYNC_EVERY = 4  # steps queued on the device at most: the bar counts finished steps, and a stop waits for no more than these
 ROWS = 64  # batches are padded to a multiple of this many rows
 
 def pad_rows(x:Tensor, y:Tensor) -> Batch:
@@ -29,10 +29,7 @@ def pad_rows(x:Tensor, y:Tensor) -> Batch:
   return x.pad(((0, pad), (0, 0))), y.pad(((0, pad), (0, 0)), value=IGNORE)
 
 def make_train_step(model, opt, span:slice=slice(None)) -> Callable[[Tensor, Tensor], Tensor]:
-  """A JIT'd step on a batch x, y (B, T) whose kept targets all lie in the positions span (see loss.target_span).
-  Its capture is kept on disk (tinyarith.stepcache): a later run of the same shapes skips the ~10 s of scheduling."""
-  key = {"model": model.cfg.to_dict(), "opt": [opt.b1, opt.b2, opt.wd, opt.eps], "span": [span.start, span.stop]}
-  @persistent("train_step", key, get_state_dict(opt))
+  """A JIT'd step on a batch x, y (B, T) whose kept targets all lie in the positions span (see loss.target_span)."""
   @TinyJit
   @Context(TRAINING=1)
   def train_step(x:Tensor, y:Tensor) -> Tensor:
@@ -42,15 +39,36 @@ def make_train_step(model, opt, span:slice=slice(None)) -> Callable[[Tensor, Ten
     return loss.realize(*opt.schedule_step())
   return train_step
 
-def make_eval_step(model, span:slice=slice(None)) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
-  @TinyJit
-  def eval_step(x:Tensor, y:Tensor) -> tuple[Tensor, Tensor]:
-    x, y = pad_rows(x, y)
+EVAL_ROWS = 512  # rows evaluated at once: each JIT holds the activations of one chunk, which sets a run's peak memory
+
+def chunk_size(n:int) -> int:
+  """Rows per chunk for a set of n rows: EVAL_ROWS, or n rounded up to whole ROWS if that is fewer. One size for every
+  large set, so that they share one captured step."""
+  return min(EVAL_ROWS, round_up(n, ROWS))
+
+def chunks(x:Tensor, y:Tensor) -> list[Batch]:
+  """A set (B, T) cut into chunks of chunk_size(B) rows, the last padded with ignored rows."""
+  n = x.shape[0]
+  size = chunk_size(n)
+  pad = -n % size
+  x, y = x.pad(((0, pad), (0, 0))), y.pad(((0, pad), (0, 0)), value=IGNORE)
+  return [(x[i:i + size].contiguous().realize(), y[i:i + size].contiguous().realize()) for i in range(0, n + pad, size)]
+
+def make_evaluator(model, span:slice=slice(None)) -> Callable[[list[Batch]], tuple[float, float]]:
+  """evaluate(chunks(x, y)) -> (loss, accuracy) over the kept targets of the set x, y. Each chunk runs through a JIT'd
+  step (one per chunk size) that sums the loss, the right answers and the kept targets; the host adds the sums up."""
+  def sums(x:Tensor, y:Tensor) -> tuple[Tensor, Tensor, Tensor]:
     logits, y = model(x, span), y[:, span]
-    loss, acc = cross_entropy(logits, y), accuracy(logits, y)
-    Tensor.realize(loss, acc)  # together: realizing them one by one ran the forward pass twice
-    return loss, acc
-  return eval_step
+    kept = (y != IGNORE).sum()
+    loss, acc = cross_entropy(logits, y) * kept, accuracy(logits, y) * kept
+    Tensor.realize(loss, acc, kept)  # together: realizing them one by one ran the forward pass again for each
+    return loss, acc, kept
+  steps: dict[int, TinyJit] = {}
+  def evaluate(parts:list[Batch]) -> tuple[float, float]:
+    total = np.zeros(3)
+    for x, y in parts: total += [t.item() for t in steps.setdefault(x.shape[0], TinyJit(sums))(x, y)]
+    return total[0] / max(total[2], 1), total[1] / max(total[2], 1)
+  return evaluate
 
 @contextmanager
 def stop_requests():
@@ -111,7 +129,7 @@ def train_locked(model, opt, data:Data, run:RunConfig, resume:bool) -> list[dict
   files.write_text(out_dir / "config.json", json.dumps({**run.to_dict(), "tinygrad": version("tinygrad"), "numpy": np.__version__,
                                                     "device": Device.DEFAULT}, indent=2) + "\n")
   log = MetricsLog(out_dir / "metrics.jsonl", rows if resume else None)
-  eval_sets = {name: (make_eval_step(model, data.span), x.realize(), y.realize()) for name, (x, y) in data.eval_sets.items()}
+  evaluate_set, eval_chunks = make_evaluator(model, data.span), {name: chunks(*eval_set) for name, eval_set in data.eval_sets.items()}
   train_step, start = make_train_step(model, opt, data.span), time.perf_counter() - elapsed
   step, saved = first, first if resume else None
   def stopped(why:str) -> Diverged:
@@ -120,9 +138,8 @@ def train_locked(model, opt, data:Data, run:RunConfig, resume:bool) -> list[dict
 
   def evaluate(step:int) -> dict:
     row = {"step": step}
-    for name, (eval_step, x, y) in eval_sets.items():
-      loss, acc = eval_step(x, y)
-      row[f"{name}_loss"], row[f"{name}_acc"] = loss.item(), acc.item()
+    for name, parts in eval_chunks.items():
+      row[f"{name}_loss"], row[f"{name}_acc"] = map(float, evaluate_set(parts))
     if data.extra_metrics: row.update(data.extra_metrics())
     row["elapsed"] = round(time.perf_counter() - start, 3)
     log.write(row)
@@ -145,7 +162,8 @@ def train_locked(model, opt, data:Data, run:RunConfig, resume:bool) -> list[dict
       elif not rows: evaluate(first)  # the metrics file was lost: its curve starts again at the checkpoint
       if stop: raise Interrupted(first, stop[0], out_dir, saved)  # asked during the first evaluation, which compiles for minutes
       for step in (bar := tqdm(range(first + 1, run.steps + 1))):
-        train_step(*data.next_batch())  # no host sync here: losses are read only in evaluate
+        train_step(*data.next_batch())  # losses are read only in evaluate
+        if step % SYNC_EVERY == 0: Device[Device.DEFAULT].synchronize()
         if step % run.eval_every == 0 or step == run.steps:
           row = evaluate(step)
           bar.set_description(" ".join(f"{k} {v:.3g}" for k, v in row.items() if k.endswith(("_loss", "exact"))))
