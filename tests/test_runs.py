@@ -36,9 +36,9 @@ def grok_reference(tmp_path_factory):
   finished("grokking", *GROK, "--out", out := tmp_path_factory.mktemp("grok") / "run")
   return out
 
-def start(name:str, *args) -> subprocess.Popen:
+def start(name:str, *args, **popen) -> subprocess.Popen:
   return subprocess.Popen([sys.executable, str(EXPERIMENTS / f"{name}.py"), *map(str, args)], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
+                          stderr=subprocess.PIPE, text=True, **popen)
 
 def wait_for_checkpoint(run, proc:subprocess.Popen, past:int):
   """Until the run has checkpointed a step after `past`."""
@@ -74,6 +74,19 @@ def test_an_interrupted_run_checkpoints_says_how_to_resume_and_resumes_exactly(g
   assert ckpt_step(run) > 0 and (run / "loss.png").is_file() and not (run / "model.safetensors").exists()
   finished("grokking", "--resume", run)
   assert metrics(run) == metrics(grok_reference)
+
+def test_a_sigterm_to_the_whole_process_group_stops_the_run_and_the_process_exits(grok_reference, tmp_path):
+  """As timeout(1) or a batch scheduler sends it: tinygrad's compile workers get it too, and a pool whose worker died
+  hung the run at exit, after its checkpoint."""
+  proc = start("grokking", *GROK, "--steps", "100000", "--out", run := tmp_path / "run", start_new_session=True)
+  wait_for_checkpoint(run, proc, past=0)
+  os.killpg(proc.pid, signal.SIGTERM)
+  try: proc.wait(timeout=120)
+  except subprocess.TimeoutExpired:
+    os.killpg(proc.pid, signal.SIGKILL)
+    pytest.fail("the run checkpointed but did not exit after a SIGTERM to its process group")
+  assert proc.returncode == 128 + signal.SIGTERM, proc.stderr.read()[-2000:]
+  finished("grokking", "--resume", run, "--steps", str(ckpt_step(run) + 20))
 
 EDITS = {"step 100": {"step": 100}, "step -5": {"step": -5}, "step '400'": {"step": "400"}, "elapsed 'x'": {"elapsed": "x"},
          "rng 'garbage'": {"rng": "garbage"}}  # edits of a record whose step is 400

@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 from tinygrad import Tensor, TinyJit, Context, Device
 from tinygrad.helpers import round_up, tqdm
+from tinygrad.engine import worker
 from tinygrad.nn.state import get_state_dict, safe_load, load_state_dict
 from tinyarith.loss import IGNORE, cross_entropy, accuracy
 from tinyarith.model import Config, Transformer
@@ -70,6 +71,15 @@ def make_evaluator(model, span:slice=slice(None)) -> Callable[[list[Batch]], tup
     return total[0] / max(total[2], 1), total[1] / max(total[2], 1)
   return evaluate
 
+def drop_compile_workers():
+  """Kill tinygrad's pool of compile workers and forget it (a later compile starts a new one). A SIGTERM sent to the whole
+  process group (timeout, a batch scheduler) reaches the workers too, and a pool whose idle worker died waits at exit,
+  for good, for the lock that worker held: the run checkpointed, then hung."""
+  if (pool := worker.worker_pool) is None: return
+  pool._terminate.cancel()  # that wait is in the pool's finalizer
+  for process in pool._pool: process.kill()
+  worker.worker_pool = None
+
 @contextmanager
 def stop_requests():
   """Yields a list that SIGINT or SIGTERM appends its number to, for the loop to honour after its step; a second signal
@@ -83,6 +93,7 @@ def stop_requests():
   try: yield stop
   finally:
     for s, handler in handlers.items(): signal.signal(s, handler)
+    if stop: drop_compile_workers()
 
 @dataclass
 class Data:
