@@ -97,8 +97,8 @@ def run_config(args:argparse.Namespace, experiment:str, data:dict, default_out:s
 def make_run_dir(run:RunConfig, resume:bool) -> Path:
   """The run directory, created; a fresh run never overwrites a checkpointed one, nor one that another process writes
   (train() holds the lock; this says so before the run builds anything)."""
-  out, name = Path(run.out), "resume" if resume else "out"
-  if holder := files.writer(out): fail(f"{flag(name)} {out} is being written by {holder}: wait for it to end, or stop it, then try again")
+  out = Path(run.out)
+  files.check_free(out, "resume" if resume else "out")
   if resume: return out
   if (out / "checkpoint.json").exists(): fail(f"--out {out} already holds a run: continue it with --resume {shlex.quote(str(out))}, or choose another --out")
   try: out.mkdir(parents=True, exist_ok=True)

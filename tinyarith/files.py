@@ -65,16 +65,19 @@ def writer(run_dir:Path) -> str|None:
     return f"process {pid or '?'} ({command[:80]})" if command else f"process {pid or '?'}"
   finally: os.close(fd)
 
+def check_free(run_dir:Path, field:str, holder:str|None=None):
+  """BadInput naming `field` (the flag that chose the directory) if a process writes run_dir."""
+  if holder := holder or writer(run_dir):
+    raise BadInput(field, f"{run_dir} is being written by {holder}: wait for it to end, or stop it, then try again")
+
 @contextmanager
 def locked(run_dir:Path, field:str):
-  """Hold run_dir's lock while the block runs, as its only writer. Another writer is BadInput naming `field` (the flag
-  that chose the directory): refused before it writes anything."""
+  """Hold run_dir's lock while the block runs, as its only writer. Another writer is refused (check_free) before it
+  writes anything."""
   fd = os.open(Path(run_dir) / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
   try:
     try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-      raise BadInput(field, f"{run_dir} is being written by {writer(run_dir) or 'another process'}: wait for it to end, "
-                            "or stop it, then try again") from None
+    except BlockingIOError: check_free(run_dir, field, writer(run_dir) or "another process")
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()} {' '.join(sys.argv)}\n".encode(errors="replace"))  # for the message a second writer gets
     yield
