@@ -23,10 +23,11 @@ Batch = tuple[Tensor, Tensor]  # tokens (B, T), targets (B, T)
 SYNC_EVERY = 4  # steps queued on the device at most: the bar counts finished steps, and a stop waits for no more than these
 ROWS = 64  # batches are padded to a multiple of this many rows
 
-def pad_rows(x:Tensor, y:Tensor) -> Batch:
-  """Pad a batch with rows whose targets are all IGNORE, which leaves the loss and accuracy as they are. The CPU code
-  generator tiles a matmul only over row counts with small factors: the grokking set's 3830 = 2·5·383 rows ran 2.5x slower than 3840."""
-  pad = -x.shape[0] % ROWS
+def pad_rows(x:Tensor, y:Tensor, multiple:int=ROWS) -> Batch:
+  """Pad a batch to a multiple of `multiple` rows with rows whose targets are all IGNORE, which leaves the loss and accuracy
+  as they are. The CPU code generator tiles a matmul only over row counts with small factors: the grokking set's
+  3830 = 2·5·383 rows ran 2.5x slower than 3840."""
+  pad = -x.shape[0] % multiple
   return x.pad(((0, pad), (0, 0))), y.pad(((0, pad), (0, 0)), value=IGNORE)
 
 def make_train_step(model, opt, span:slice=slice(None)) -> Callable[[Tensor, Tensor], Tensor]:
@@ -49,11 +50,9 @@ def chunk_size(n:int) -> int:
 
 def chunks(x:Tensor, y:Tensor) -> list[Batch]:
   """A set (B, T) cut into chunks of chunk_size(B) rows, the last padded with ignored rows."""
-  n = x.shape[0]
-  size = chunk_size(n)
-  pad = -n % size
-  x, y = x.pad(((0, pad), (0, 0))), y.pad(((0, pad), (0, 0)), value=IGNORE)
-  return [(x[i:i + size].contiguous().realize(), y[i:i + size].contiguous().realize()) for i in range(0, n + pad, size)]
+  size = chunk_size(x.shape[0])
+  x, y = pad_rows(x, y, size)
+  return [(x[i:i + size].contiguous().realize(), y[i:i + size].contiguous().realize()) for i in range(0, x.shape[0], size)]
 
 def make_evaluator(model, span:slice=slice(None)) -> Callable[[list[Batch]], tuple[float, float]]:
   """evaluate(chunks(x, y)) -> (loss, accuracy) over the kept targets of the set x, y. Each chunk runs through a JIT'd
@@ -67,7 +66,9 @@ def make_evaluator(model, span:slice=slice(None)) -> Callable[[list[Batch]], tup
   steps: dict[int, TinyJit] = {}
   def evaluate(parts:list[Batch]) -> tuple[float, float]:
     total = np.zeros(3)
-    for x, y in parts: total += [t.item() for t in steps.setdefault(x.shape[0], TinyJit(sums))(x, y)]
+    for x, y in parts:
+      if x.shape[0] not in steps: steps[x.shape[0]] = TinyJit(sums)
+      total += [t.item() for t in steps[x.shape[0]](x, y)]
     return total[0] / max(total[2], 1), total[1] / max(total[2], 1)
   return evaluate
 
