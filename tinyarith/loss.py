@@ -36,7 +36,7 @@ def cross_entropy(logits:Tensor, targets:Tensor) -> Tensor:
   row_loss = m.squeeze(-1) + log1p((e * (d.argmax(-1).one_hot(n_classes) == 0)).sum(-1))  # (...)
   others = (e * is_target.logical_not()).sum(-1, keepdim=True)  # S exp(-m); the denominator below is (1 + S) exp(-m)
   grad = is_target.where(-others, e) / (others + (e * is_target).sum(-1, keepdim=True))  # softmax - onehot, (..., C)
-  n_kept = keep.sum().maximum(1)
+  n_kept = keep.sum().maximum(1).contiguous()  # one kernel: fused, every gradient entry would count the targets again
   return with_gradient((row_loss * keep).sum() / n_kept, logits, grad * keep.unsqueeze(-1) / n_kept)
 
 def accuracy(logits:Tensor, targets:Tensor) -> Tensor:
