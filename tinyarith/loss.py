@@ -27,8 +27,8 @@ def cross_entropy(logits:Tensor, targets:Tensor) -> Tensor:
   value as  m + log1p(sum over j != argmax of exp(d_j - m)),  d = z - z_target, m = max(d) >= 0,  and its gradient is
   written out: softmax(z) - onehot(target), the target's entry as -S/(1+S) from the other classes' terms, none of which
   depends on which entry of a tied maximum argmax picked."""
-  if has_float64(logits.device if isinstance(logits.device, str) else None): logits = logits.cast(dtypes.float64)
   z, keep, n_classes = logits.detach(), targets != IGNORE, logits.shape[-1]
+  if has_float64(logits.device if isinstance(logits.device, str) else None): z = z.cast(dtypes.float64)
   is_target = keep.where(targets, 0).one_hot(n_classes).cast(dtypes.bool)  # (..., C)
   d = z - (z * is_target).sum(-1, keepdim=True)  # (..., C), 0 at the target
   m = d.max(-1, keepdim=True)
@@ -37,7 +37,8 @@ def cross_entropy(logits:Tensor, targets:Tensor) -> Tensor:
   others = (e * is_target.logical_not()).sum(-1, keepdim=True)  # S exp(-m); the denominator below is (1 + S) exp(-m)
   grad = is_target.where(-others, e) / (others + (e * is_target).sum(-1, keepdim=True))  # softmax - onehot, (..., C)
   n_kept = keep.sum().maximum(1).contiguous()  # one kernel: fused, every gradient entry would count the targets again
-  return with_gradient((row_loss * keep).sum() / n_kept, logits, grad * keep.unsqueeze(-1) / n_kept)
+  grad = (grad * keep.unsqueeze(-1) / n_kept).cast(logits.dtype)  # the matmuls it flows into read it in their own dtype
+  return with_gradient((row_loss * keep).sum() / n_kept, logits, grad)
 
 def accuracy(logits:Tensor, targets:Tensor) -> Tensor:
   """Fraction of the kept positions whose argmax is the target."""
