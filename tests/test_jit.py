@@ -24,7 +24,7 @@ def test_train_step_replays_captured_kernels_without_scheduling(monkeypatch):
 def test_evaluating_in_padded_chunks_changes_neither_loss_nor_accuracy(monkeypatch, eval_rows):
   from tinyarith.loss import cross_entropy, accuracy
   from tinyarith import train
-  monkeypatch.setattr(train, "EVAL_ROWS", eval_rows)
+  monkeypatch.setattr(train, "EVAL_POSITIONS", eval_rows * 3)
   model = Transformer(Config(vocab=14, ctx_len=3, d_model=16, n_heads=2, d_mlp=32, n_out=13), seed=3)
   x, y, _, _ = modular_split(13, "+", 0.5, seed=0)  # 84 rows: padded to whole ROWS, and cut in two at eval_rows 64
   assert len(x) % train.ROWS and len(train.chunks(Tensor(x), Tensor(y))) == (1 if eval_rows > len(x) else 2)

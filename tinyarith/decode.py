@@ -14,7 +14,7 @@ def make_greedy_decoder(model):
     return write.reshape(1, -1).where(pred.reshape(-1, 1).cast(x.dtype), x).contiguous().realize()
 
   def decode(tokens:np.ndarray, start:int) -> np.ndarray:
-    (n, T), size = tokens.shape, chunk_size(len(tokens))  # in chunks, as the evaluation: memory for one chunk's activations
+    (n, T), size = tokens.shape, chunk_size(*tokens.shape)  # in chunks, as the evaluation: memory for one chunk's activations
     padded, reads = np.pad(tokens.astype(np.int32), ((0, -n % size), (0, 0))), np.eye(T, dtype=np.float32)
     out = []
     for i in range(0, len(padded), size):

@@ -41,34 +41,37 @@ def make_train_step(model, opt, span:slice=slice(None)) -> Callable[[Tensor, Ten
     return loss.realize(*opt.schedule_step())
   return train_step
 
-EVAL_ROWS = 512  # rows evaluated at once: each JIT holds the activations of one chunk, which sets a run's peak memory
+EVAL_POSITIONS = 6144  # rows × positions evaluated at once (512 addition problems): each JIT holds the activations of one
+                       # chunk, which sets a run's peak memory; a chunk more costs ~4 ms of launches and reads per evaluation
 
-def chunk_size(n:int) -> int:
-  """Rows per chunk for a set of n rows: EVAL_ROWS, or n rounded up to whole ROWS if that is fewer. One size for every
-  large set, so that they share one captured step."""
-  return min(EVAL_ROWS, round_up(n, ROWS))
+def chunk_size(n:int, positions:int) -> int:
+  """Rows per chunk for a set of n rows of `positions` tokens: the fewest chunks within EVAL_POSITIONS, of one size in whole
+  ROWS. Sets of one size share one captured step (addition's train sample and test set: 512 rows)."""
+  most = max(ROWS, EVAL_POSITIONS // positions // ROWS * ROWS)
+  return round_up(math.ceil(n / math.ceil(n / most)), ROWS)
 
 def chunks(x:Tensor, y:Tensor) -> list[Batch]:
-  """A set (B, T) cut into chunks of chunk_size(B) rows, the last padded with ignored rows."""
-  size = chunk_size(x.shape[0])
-  x, y = pad_rows(x, y, size)
-  return [(x[i:i + size].contiguous().realize(), y[i:i + size].contiguous().realize()) for i in range(0, x.shape[0], size)]
+  """A set (B, T) cut into chunks of chunk_size(B, T) rows, the last padded with ignored rows. Cut on the host: slices of a
+  device Tensor scheduled two kernels per chunk, 1.5 s of a start."""
+  size = chunk_size(*x.shape)
+  x, y = (t.numpy() for t in pad_rows(x, y, size))
+  return [(Tensor(x[i:i + size]).realize(), Tensor(y[i:i + size]).realize()) for i in range(0, len(x), size)]
 
 def make_evaluator(model, span:slice=slice(None)) -> Callable[[list[Batch]], tuple[float, float]]:
   """evaluate(chunks(x, y)) -> (loss, accuracy) over the kept targets of the set x, y. Each chunk runs through a JIT'd
   step (one per chunk size) that sums the loss, the right answers and the kept targets; the host adds the sums up."""
-  def sums(x:Tensor, y:Tensor) -> tuple[Tensor, Tensor, Tensor]:
+  def sums(x:Tensor, y:Tensor) -> Tensor:
     logits, y = model(x, span), y[:, span]
     kept = (y != IGNORE).sum()
     loss, acc = cross_entropy(logits, y) * kept, accuracy(logits, y) * kept
-    Tensor.realize(loss, acc, kept)  # together: realizing them one by one ran the forward pass again for each
-    return loss, acc, kept
+    Tensor.realize(loss, acc, kept)  # together: realizing them one by one, or stacking them first, ran the forward pass for each
+    return Tensor.stack(loss, acc, kept.cast(loss.dtype)).realize()  # (3,): one read per chunk
   steps: dict[int, TinyJit] = {}
   def evaluate(parts:list[Batch]) -> tuple[float, float]:
     total = np.zeros(3)
     for x, y in parts:
       if x.shape[0] not in steps: steps[x.shape[0]] = TinyJit(sums)
-      total += [t.item() for t in steps[x.shape[0]](x, y)]
+      total += steps[x.shape[0]](x, y).numpy()
     return total[0] / max(total[2], 1), total[1] / max(total[2], 1)
   return evaluate
 
