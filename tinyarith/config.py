@@ -2,13 +2,22 @@
 Validated when made, saved as RUN_DIR/config.json, read back by --resume; RunConfig.build() makes the model and its optimizer."""
 import math
 from dataclasses import dataclass, field, asdict, fields
+import numpy as np
+from tinygrad import Tensor
 from tinygrad.nn.optim import AdamW
 from tinygrad.nn.state import get_parameters
 from tinyarith.errors import BadInput
-from tinyarith.model import Config, Transformer
+from tinyarith.model import RUN_RANK, Config, Transformer
 
-def adamw(model, lr:float=1e-3, beta1:float=0.9, beta2:float=0.98, weight_decay:float=1.0) -> AdamW:
-  return AdamW(get_parameters(model), lr=lr, b1=beta1, b2=beta2, weight_decay=weight_decay)
+def adamw(model, lr:float|list[float]=1e-3, beta1:float=0.9, beta2:float=0.98, weight_decay:float|list[float]=1.0) -> AdamW:
+  """AdamW with decoupled weight decay. Lists give each run of a stacked model (model.stack) its own learning rate and weight
+  decay, as Tensors that the step reads, not constants compiled into its kernels."""
+  if not isinstance(lr, (list, tuple)) and not isinstance(weight_decay, (list, tuple)):
+    return AdamW(get_parameters(model), lr=lr, b1=beta1, b2=beta2, weight_decay=weight_decay)
+  opt = AdamW(get_parameters(model), lr=1.0, b1=beta1, b2=beta2, weight_decay=0.0)
+  per_run = lambda v: Tensor(np.array(v, dtype=np.float32).reshape(-1, *[1] * (RUN_RANK - 1))).realize()  # (R, 1, 1, 1)
+  opt.lr, opt.wd = per_run(lr), per_run(weight_decay)
+  return opt
 
 POSITIVE_INT = (lambda v: isinstance(v, int) and v > 0, "a positive integer")
 BETA = (lambda v: 0 <= v < 1, "in [0, 1)")

@@ -15,11 +15,17 @@ def log1p(s:Tensor) -> Tensor:
   return (s < (1e-2 if s.dtype == dtypes.float64 else 1e-1)).where(series, (1 + s).log())
 
 def with_gradient(value:Tensor, x:Tensor, grad:Tensor) -> Tensor:
-  """value, whose gradient with respect to x is grad: x - x.detach() is 0 in the forward pass and the identity backward."""
-  return value.detach() + ((x - x.detach()) * grad.detach()).sum()
+  """value, whose gradient with respect to x is grad: x - x.detach() is 0 in the forward pass and the identity backward.
+  A value of shape (R,) (one per stacked run) takes the gradient of x[r] at entry r."""
+  return value.detach() + ((x - x.detach()) * grad.detach()).sum(tuple(range(value.ndim, x.ndim)))
 
-def cross_entropy(logits:Tensor, targets:Tensor) -> Tensor:
+def kept_axes(targets:Tensor, runs:bool) -> tuple[int, ...]:
+  """The axes a loss or accuracy averages over: all, or with runs=True all but the first, a stack of runs (model.stack)."""
+  return tuple(range(1 if runs else 0, targets.ndim))
+
+def cross_entropy(logits:Tensor, targets:Tensor, runs:bool=False) -> Tensor:
   """Mean -log p(target) over the positions whose target is not IGNORE (0 when every target is). logits (..., C), targets (...) int.
+  With runs=True, the first axis holds stacked runs and the result is each run's mean, (R,).
 
   Late in grokking the train loss is ~1e-7..1e-12, where the textbook forms fail: float32 log_softmax rounds the loss to 0,
   and autograd through any shifted form gives the target's gradient as 1/(1+S) - 1 with S = sum over j != target of
@@ -36,14 +42,15 @@ def cross_entropy(logits:Tensor, targets:Tensor) -> Tensor:
   row_loss = m.squeeze(-1) + log1p((e * (d.argmax(-1).one_hot(n_classes) == 0)).sum(-1))  # (...)
   others = (e * is_target.logical_not()).sum(-1, keepdim=True)  # S exp(-m); the denominator below is (1 + S) exp(-m)
   grad = is_target.where(-others, e) / (others + (e * is_target).sum(-1, keepdim=True))  # softmax - onehot, (..., C)
-  n_kept = keep.sum().maximum(1).contiguous()  # one kernel: fused, every gradient entry would count the targets again
-  grad = (grad * keep.unsqueeze(-1) / n_kept).cast(logits.dtype)  # the matmuls it flows into read it in their own dtype
-  return with_gradient((row_loss * keep).sum() / n_kept, logits, grad)
+  axes = kept_axes(targets, runs)
+  n_kept = keep.sum(axes, keepdim=True).maximum(1).contiguous()  # one kernel: fused, every gradient entry would count them again
+  grad = (grad * keep.unsqueeze(-1) / n_kept.unsqueeze(-1)).cast(logits.dtype)  # the matmuls it flows into read their own dtype
+  return with_gradient(((row_loss * keep).sum(axes, keepdim=True) / n_kept).sum(axes), logits, grad)
 
-def accuracy(logits:Tensor, targets:Tensor) -> Tensor:
-  """Fraction of the kept positions whose argmax is the target."""
-  keep = targets != IGNORE
-  return ((logits.argmax(-1) == targets) & keep).sum() / keep.sum().maximum(1)
+def accuracy(logits:Tensor, targets:Tensor, runs:bool=False) -> Tensor:
+  """Fraction of the kept positions whose argmax is the target (each run's, (R,), with runs=True: see cross_entropy)."""
+  keep, axes = targets != IGNORE, kept_axes(targets, runs)
+  return ((logits.argmax(-1) == targets) & keep).sum(axes) / keep.sum(axes).maximum(1)
 
 def target_span(*targets:np.ndarray) -> slice:
   """The smallest run of positions that holds every kept target of these (N, T) arrays: the only positions the model

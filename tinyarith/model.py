@@ -3,7 +3,7 @@ import functools, math
 from dataclasses import dataclass, asdict
 import numpy as np
 from tinygrad import Tensor, dtypes
-from tinygrad.nn.state import get_parameters
+from tinygrad.nn.state import get_parameters, get_state_dict
 from tinyarith.errors import BadInput
 
 @dataclass(frozen=True)
@@ -65,17 +65,18 @@ class Attention:
     self.wo = weight(rng, cfg.d_model, cfg.d_model, out_std)
 
   def __call__(self, x:Tensor, out:slice) -> Tensor:
-    """x (B, T, C) -> (B, T_out, C): attention outputs at the positions out only, each reading every position up to itself"""
-    B, T, C = x.shape
+    """x (..., B, T, C) -> (..., B, T_out, C): attention outputs at the positions out only, each reading every position up to
+    itself. The leading ... is a stack of runs (see stack), or nothing."""
+    *lead, T, C = x.shape
     # contiguous_backward: the gradient of each projection is stored, not recomputed (RoPE's included) inside the weight-gradient kernels
-    heads = lambda t: t.contiguous_backward().reshape(B, t.shape[1], self.cfg.n_heads, self.cfg.d_head).transpose(1, 2)  # (B, H, T, hs)
-    q, k, v = heads(x[:, out].matmul(self.wq)), heads(x.matmul(self.wk)), heads(x.matmul(self.wv))
+    heads = lambda t: t.contiguous_backward().reshape(*lead, t.shape[-2], self.cfg.n_heads, self.cfg.d_head).transpose(-3, -2)  # (..., B, H, T, hs)
+    q, k, v = heads(x[..., out, :].matmul(self.wq)), heads(x.matmul(self.wk)), heads(x.matmul(self.wv))
     if self.cfg.pos == "rope": q, k = rope(q, out.start), rope(k)
     q, k, v = q.contiguous(), k.contiguous(), v.contiguous()  # else the score kernel redoes the projections for every pair
     causal = Tensor.ones(T, T, dtype=dtypes.bool).tril()[out]  # (T_out, T)
     scores = causal.where(q @ k.transpose(-2, -1) / math.sqrt(self.cfg.d_head), -math.inf)  # (B, H, T_out, T)
     y = scores.softmax(-1).contiguous() @ v  # (B, H, T_out, hs); stored, or each output feature recomputes every exp
-    return y.transpose(1, 2).reshape(B, q.shape[2], C).matmul(self.wo)  # (B, T_out, C)
+    return y.transpose(-3, -2).reshape(*lead, q.shape[-2], C).matmul(self.wo)  # (..., B, T_out, C)
 
 class MLP:
   def __init__(self, cfg:Config, out_std:float|None, rng:np.random.Generator):
@@ -91,8 +92,8 @@ class Block:
     self.ln1, self.ln2 = (LayerNorm(cfg.d_model), LayerNorm(cfg.d_model)) if cfg.layernorm else (None, None)
 
   def __call__(self, x:Tensor, out:slice) -> Tensor:
-    """x (B, T, C) -> (B, T_out, C) at the positions out"""
-    x = x[:, out] + self.attn(self.ln1(x) if self.ln1 else x, out)
+    """x (..., B, T, C) -> (..., B, T_out, C) at the positions out"""
+    x = x[..., out, :] + self.attn(self.ln1(x) if self.ln1 else x, out)
     return x + self.mlp(self.ln2(x) if self.ln2 else x)
 
 class Transformer:
@@ -109,14 +110,29 @@ class Transformer:
   def __call__(self, tokens:Tensor, out:slice=slice(None)) -> Tensor:
     """tokens (B, T) int -> logits (B, T_out, n_classes) at the positions out (default all).
     Asking only for the positions that reach the loss saves the last block's queries, attention outputs and MLP elsewhere."""
-    T = tokens.shape[1]
+    T = tokens.shape[-1]
     if T > self.cfg.ctx_len: raise ValueError(f"sequence of {T} tokens is longer than ctx_len {self.cfg.ctx_len}")
     start, stop, step = out.indices(T)
     if step != 1 or start >= stop: raise ValueError(f"out must be a non-empty slice of consecutive positions, got {out}")
     # a one-hot matmul, not a gather: the gather's gradient is a compare over every token for every table entry, 3x slower on CPU
     x = tokens.one_hot(self.cfg.vocab).cast(self.tok_emb.dtype).contiguous().matmul(self.tok_emb)  # (B, T, C)
-    if self.pos_emb is not None: x = x + self.pos_emb[:T]
+    if self.pos_emb is not None: x = x + self.pos_emb[..., :T, :]
     x = x.contiguous()  # one embedding for every matmul that reads x, not one each
     for i, block in enumerate(self.blocks): x = block(x, slice(start, stop) if i == len(self.blocks) - 1 else slice(0, T))
     if self.ln_f: x = self.ln_f(x)
     return x.matmul(self.unembed)  # (B, T_out, n_classes)
+
+RUN_RANK = 4  # rank of a stacked weight: the activations of stacked runs are (R, B, T, C)
+
+def stack(models:list[Transformer]) -> Transformer:
+  """One Transformer that runs models of one Config side by side, tokens (R, B, T) -> logits (R, B, T_out, n_classes), run r
+  with model r's weights. Each weight is theirs stacked on a leading run axis, (R, 1, .., *shape) of rank RUN_RANK, so that
+  it broadcasts against the activations; a loss that adds up the runs' losses gives each run its own gradient."""
+  if len({m.cfg for m in models}) != 1: raise ValueError("stacked models must share one Config")
+  stacked, weights = Transformer(models[0].cfg), [get_state_dict(m) for m in models]  # its own weights are replaced below
+  for name, first in weights[0].items():
+    parent, *path = stacked, *name.split(".")
+    for part in path[:-1]: parent = parent[int(part)] if isinstance(parent, list) else getattr(parent, part)
+    runs = Tensor.stack(*[w[name] for w in weights]).reshape(len(models), *[1] * (RUN_RANK - 1 - first.ndim), *first.shape)
+    setattr(parent, path[-1], runs.contiguous().realize())
+  return stacked

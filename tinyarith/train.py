@@ -27,17 +27,26 @@ def pad_rows(x:Tensor, y:Tensor, multiple:int=ROWS) -> Batch:
   """Pad a batch to a multiple of `multiple` rows with rows whose targets are all IGNORE, which leaves the loss and accuracy
   as they are. The CPU code generator tiles a matmul only over row counts with small factors: the grokking set's
   3830 = 2·5·383 rows ran 2.5x slower than 3840."""
-  pad = -x.shape[0] % multiple
-  return x.pad(((0, pad), (0, 0))), y.pad(((0, pad), (0, 0)), value=IGNORE)
+  pad = -x.shape[-2] % multiple  # rows are the second-last axis: (B, T), or (R, B, T) for stacked runs
+  rows = lambda t: ((0, 0),) * (t.ndim - 2) + ((0, pad), (0, 0))
+  return x.pad(rows(x)), y.pad(rows(y), value=IGNORE)
 
-def make_train_step(model, opt, span:slice=slice(None)) -> Callable[[Tensor, Tensor], Tensor]:
-  """A JIT'd step on a batch x, y (B, T) whose kept targets all lie in the positions span (see loss.target_span)."""
+def stack_rows(batches:list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+  """The batches of stacked runs, (B_r, T) each, as one (R, max B_r, T) pair, the shorter padded with ignored rows."""
+  n = max(len(x) for x, _ in batches)
+  pad = lambda t, value: np.pad(t, ((0, n - len(t)), (0, 0)), constant_values=value)
+  return np.stack([pad(x, 0) for x, _ in batches]), np.stack([pad(y, IGNORE) for _, y in batches])
+
+def make_train_step(model, opt, span:slice=slice(None), runs:bool=False) -> Callable[[Tensor, Tensor], Tensor]:
+  """A JIT'd step on a batch x, y (B, T) whose kept targets all lie in the positions span (see loss.target_span), returning
+  its loss. With runs=True the model is a stack of runs (model.stack), x, y are (R, B, T) and the loss is each run's, (R,)."""
   @TinyJit
   @Context(TRAINING=1)
   def train_step(x:Tensor, y:Tensor) -> Tensor:
     opt.zero_grad()
     x, y = pad_rows(x, y)
-    loss = cross_entropy(model(x, span), y[:, span]).backward()
+    loss = cross_entropy(model(x, span), y[..., span], runs)
+    (loss.sum() if runs else loss).backward()  # the runs' weights are apart, so each gets its own loss's gradient
     return loss.realize(*opt.schedule_step())
   return train_step
 
