@@ -45,3 +45,15 @@ def test_stacked_runs_train_as_the_same_runs_apart(data):
     assert run_losses[-1] < run_losses[0]
     for name, w in get_state_dict(stacked).items():
       np.testing.assert_allclose(w.numpy()[r].reshape(weights[name].shape), weights[name].numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+
+def test_a_stack_of_runs_is_evaluated_as_each_run_apart(monkeypatch):
+  from tinyarith import train
+  monkeypatch.setattr(train, "EVAL_POSITIONS", 64 * 3 * 3)  # the stack's 127 rows in two chunks of 64
+  models = [Transformer(CFG, seed=r["seed"]) for r in RUNS]
+  tests = [modular_split(13, "+", r["train_frac"], r["seed"])[2:] for r in RUNS]  # 127, 119 and 110 pairs
+  parts = train.chunks(*map(Tensor, stack_rows(tests)))
+  loss, acc = train.make_evaluator(stack(models), slice(2, 3), runs=True)(parts)
+  assert len(parts) == 2 and loss.shape == acc.shape == (3,)
+  for r, (model, (x, y)) in enumerate(zip(models, tests)):
+    own_loss, own_acc = train.make_evaluator(model, slice(2, 3))(train.chunks(Tensor(x), Tensor(y)))
+    assert loss[r] == pytest.approx(own_loss, rel=1e-6) and acc[r] == pytest.approx(own_acc, rel=1e-6)

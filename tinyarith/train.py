@@ -10,7 +10,7 @@ from tinygrad import Tensor, TinyJit, Context, Device
 from tinygrad.helpers import round_up, tqdm
 from tinygrad.engine import worker
 from tinygrad.nn.state import get_state_dict, safe_load, load_state_dict
-from tinyarith.loss import IGNORE, cross_entropy, accuracy
+from tinyarith.loss import IGNORE, cross_entropy, accuracy, kept_axes
 from tinyarith.model import Config, Transformer
 from tinyarith import checkpoint, files
 from tinyarith.config import RunConfig
@@ -60,28 +60,29 @@ def chunk_size(n:int, positions:int) -> int:
   return round_up(math.ceil(n / math.ceil(n / most)), ROWS)
 
 def chunks(x:Tensor, y:Tensor) -> list[Batch]:
-  """A set (B, T) cut into chunks of chunk_size(B, T) rows, the last padded with ignored rows. Cut on the host: slices of a
-  device Tensor scheduled two kernels per chunk, 1.5 s of a start."""
-  size = chunk_size(*x.shape)
+  """A set (B, T), or a stack of runs' sets (R, B, T), cut into chunks of rows, the last padded with ignored rows. Cut on the
+  host: slices of a device Tensor scheduled two kernels per chunk, 1.5 s of a start."""
+  size = chunk_size(x.shape[-2], x.shape[-1] * (x.shape[0] if x.ndim == 3 else 1))
   x, y = (t.numpy() for t in pad_rows(x, y, size))
-  return [(Tensor(x[i:i + size]).realize(), Tensor(y[i:i + size]).realize()) for i in range(0, len(x), size)]
+  return [(Tensor(x[..., i:i + size, :]).realize(), Tensor(y[..., i:i + size, :]).realize()) for i in range(0, x.shape[-2], size)]
 
-def make_evaluator(model, span:slice=slice(None)) -> Callable[[list[Batch]], tuple[float, float]]:
-  """evaluate(chunks(x, y)) -> (loss, accuracy) over the kept targets of the set x, y. Each chunk runs through a JIT'd
-  step (one per chunk size) that sums the loss, the right answers and the kept targets; the host adds the sums up."""
+def make_evaluator(model, span:slice=slice(None), runs:bool=False) -> Callable[[list[Batch]], tuple]:
+  """evaluate(chunks(x, y)) -> (loss, accuracy) over the kept targets of the set x, y (each run's, two (R,) arrays, with
+  runs=True: see make_train_step). Each chunk runs through a JIT'd step (one per chunk shape) that sums the loss, the
+  right answers and the kept targets; the host adds the sums up."""
   def sums(x:Tensor, y:Tensor) -> Tensor:
-    logits, y = model(x, span), y[:, span]
-    kept = (y != IGNORE).sum()
-    loss, acc = cross_entropy(logits, y) * kept, accuracy(logits, y) * kept
+    logits, y = model(x, span), y[..., span]
+    kept = (y != IGNORE).sum(kept_axes(y, runs))
+    loss, acc = cross_entropy(logits, y, runs) * kept, accuracy(logits, y, runs) * kept
     Tensor.realize(loss, acc, kept)  # together: realizing them one by one, or stacking them first, ran the forward pass for each
-    return Tensor.stack(loss, acc, kept.cast(loss.dtype)).realize()  # (3,): one read per chunk
-  steps: dict[int, TinyJit] = {}
-  def evaluate(parts:list[Batch]) -> tuple[float, float]:
-    total = np.zeros(3)
+    return Tensor.stack(loss, acc, kept.cast(loss.dtype), dim=-1).realize()  # (3,) or (R, 3): one read per chunk
+  steps: dict[tuple, TinyJit] = {}
+  def evaluate(parts:list[Batch]) -> tuple:
+    total = 0
     for x, y in parts:
-      if x.shape[0] not in steps: steps[x.shape[0]] = TinyJit(sums)
-      total += steps[x.shape[0]](x, y).numpy()
-    return total[0] / max(total[2], 1), total[1] / max(total[2], 1)
+      if x.shape not in steps: steps[x.shape] = TinyJit(sums)
+      total = total + steps[x.shape](x, y).numpy()
+    return total[..., 0] / np.maximum(total[..., 2], 1), total[..., 1] / np.maximum(total[..., 2], 1)
   return evaluate
 
 def drop_compile_workers():
