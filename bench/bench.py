@@ -108,15 +108,19 @@ def first_step_child(framework:str, workload:str):
   for _ in range(2): train()  # capture (and keep) the step, as the first steps of a run do
   sync()
 
+# Runs its arguments as a child and prints the child's maximum resident set. Linux counts into a process's maximum the
+# resident set of the process it was forked from, at the fork, so the child is forked from this small process, not the bench.
+MEASURE_RSS = "import os, subprocess, sys; child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); " \
+              "_, status, usage = os.wait4(child.pid, 0); print(usage.ru_maxrss); sys.exit(os.waitstatus_to_exitcode(status))"
+
 def peak_rss(experiment:str, steps:int=300) -> float:
   """GiB: the most memory a default run of experiments/<experiment>.py holds through its first `steps` steps and their
   evaluations (its maximum resident set, as /usr/bin/time -v reports it)."""
   with tempfile.TemporaryDirectory() as out:
-    proc = subprocess.Popen([sys.executable, str(ROOT / "experiments" / f"{experiment}.py"), "--steps", str(steps), "--out", out],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)  # this child's own resources, not every child's of the bench
-    if status: sys.exit(f"{experiment} failed:\n{proc.stderr.read().decode()[-2000:]}")
-  return usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024) / 2**30  # bytes on macOS, KiB on Linux
+    proc = subprocess.run([sys.executable, "-c", MEASURE_RSS, sys.executable, str(ROOT / "experiments" / f"{experiment}.py"),
+                           "--steps", str(steps), "--out", out], capture_output=True, text=True)
+    if proc.returncode: sys.exit(f"{experiment} failed:\n{proc.stderr[-2000:]}")
+  return int(proc.stdout) * (1 if sys.platform == "darwin" else 1024) / 2**30  # bytes on macOS, KiB on Linux
 
 ROWS = ["grok-train", "grok-eval", "addition-train", "first-step", "peak-rss"]
 
