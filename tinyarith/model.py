@@ -51,7 +51,7 @@ def rope_tables(start:int, T:int, half:int, base:float, device:str) -> tuple[Ten
   return tuple(Tensor(f(angles).astype(np.float32), device=device).realize() for f in (np.cos, np.sin))
 
 def rope(x:Tensor, start:int=0, base:float=10000.0) -> Tensor:
-  """Rotate the two halves of each head's features by angles set by the position, start..start+T-1 (as in seed 000). x: (B, H, T, hs)"""
+  """Rotate the two halves of each head's features by angles set by the position, start..start+T-1 (as in seed 000). x: (..., H, T, hs)"""
   half = x.shape[-1] // 2
   cos, sin = rope_tables(start, x.shape[-2], half, base, x.device)
   x1, x2 = x[..., :half], x[..., half:]
@@ -74,8 +74,8 @@ class Attention:
     if self.cfg.pos == "rope": q, k = rope(q, out.start), rope(k)
     q, k, v = q.contiguous(), k.contiguous(), v.contiguous()  # else the score kernel redoes the projections for every pair
     causal = Tensor.ones(T, T, dtype=dtypes.bool).tril()[out]  # (T_out, T)
-    scores = causal.where(q @ k.transpose(-2, -1) / math.sqrt(self.cfg.d_head), -math.inf)  # (B, H, T_out, T)
-    y = scores.softmax(-1).contiguous() @ v  # (B, H, T_out, hs); stored, or each output feature recomputes every exp
+    scores = causal.where(q @ k.transpose(-2, -1) / math.sqrt(self.cfg.d_head), -math.inf)  # (..., B, H, T_out, T)
+    y = scores.softmax(-1).contiguous() @ v  # (..., B, H, T_out, hs); stored, or each output feature recomputes every exp
     return y.transpose(-3, -2).reshape(*lead, q.shape[-2], C).matmul(self.wo)  # (..., B, T_out, C)
 
 class MLP:
