@@ -22,7 +22,7 @@ def programs_on_disk(cache_db) -> int:
     return sum(db.execute(f"SELECT COUNT(*) FROM '{name}'").fetchone()[0]
                for (name,) in db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'tinyarith_program%'"))
 
-def test_a_second_process_reuses_every_program_the_first_lowered_and_trains_the_same(tmp_path):
+def test_a_second_process_reuses_every_program_the_first_made_and_trains_the_same(tmp_path):
   env = {**os.environ, "CACHEDB": str(tmp_path / "cache.db")}
   run = lambda: subprocess.run([sys.executable, "-c", TRAIN], capture_output=True, text=True, check=True, env=env,
                                timeout=600).stdout.split()
