@@ -9,7 +9,7 @@ import hashlib, json, math
 from pathlib import Path
 import numpy as np
 from tinygrad import Tensor
-from tinygrad.nn.state import get_parameters, get_state_dict, safe_load
+from tinygrad.nn.state import get_state_dict, safe_load
 from tinyarith import files
 from tinyarith.errors import BadInput
 
@@ -23,13 +23,22 @@ def training_state(model, opt) -> dict[str, Tensor]:
   return {**{f"model.{k}": v for k, v in get_state_dict(model).items()},
           **{f"opt.{k}": v for k, v in get_state_dict(opt).items() if not k.startswith("params.")}}
 
-def finite(model) -> bool:
-  """Whether every weight is finite: a NaN or inf anywhere makes the sum one (one small kernel, one host read)."""
-  return math.isfinite(Tensor.stack(*[p.float().sum() for p in get_parameters(model)]).sum().item())
+def finite(state:dict[str, np.ndarray]) -> bool:
+  """Whether every entry of a training state (weights, optimizer moments), read to the host, is finite."""
+  return all(np.isfinite(a).all() for a in state.values())
 
-def save(run_dir:Path, model, opt, step:int, elapsed:float, rng:np.random.Generator|None=None):
+def run_states(state:dict[str, Tensor], single:dict[str, Tensor]) -> list[dict[str, np.ndarray]]:
+  """The training state of a stack of runs (model.stack, config.adamw with lists) as each run alone would have it, on the host.
+  single: one run's training state. An entry of the same shape in both is shared (AdamW's b1_t, b2_t); one that a run
+  alone does not have (the per-run weight decay) is dropped."""
+  arrays = {k: t.numpy() for k, t in state.items() if k in single}
+  n_runs = next(a.shape[0] for k, a in arrays.items() if k.startswith("model."))
+  return [{k: a if a.shape == single[k].shape else a[r].reshape(single[k].shape) for k, a in arrays.items()} for r in range(n_runs)]
+
+def save(run_dir:Path, state:dict[str, Tensor|np.ndarray], step:int, elapsed:float, rng:np.random.Generator|None=None):
+  """Write state (training_state's, or a run's of run_states) as run_dir's checkpoint of step."""
   run_dir, name = Path(run_dir), f"checkpoint-{step}.safetensors"
-  data = files.write_tensors(run_dir / name, training_state(model, opt))
+  data = files.write_tensors(run_dir / name, state)
   record = {"step": step, "elapsed": elapsed, "tensors": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
             "rng": None if rng is None else rng.bit_generator.state}
   files.write_text(run_dir / RECORD, json.dumps(record) + "\n")
@@ -63,17 +72,42 @@ def read_record(run_dir:Path) -> dict:
     raise CheckpointError(f"the checkpoint {Path(run_dir) / record['tensors']} is corrupt: its size or checksum is not the one {RECORD} records")
   return record
 
-def load(run_dir:Path, model, opt, rng:np.random.Generator|None=None) -> dict:
-  """Put run_dir's checkpoint into model, opt and rng (in place: whatever reads them sees the loaded values); returns its record.
-  A missing, corrupt or mismatched checkpoint is a CheckpointError, raised before anything is changed."""
+def read(run_dir:Path, state:dict[str, Tensor], rng:np.random.Generator|None=None) -> tuple[dict, dict[str, Tensor]]:
+  """run_dir's checkpoint record and tensors, checked against the training state it is to go into (names, shapes, dtypes)
+  and against whether the run has a data stream. A missing, corrupt or mismatched checkpoint is a CheckpointError."""
   record = read_record(run_dir)
-  saved, state = safe_load(str(Path(run_dir) / record["tensors"])), training_state(model, opt)
+  saved = safe_load(str(Path(run_dir) / record["tensors"]))
   kind = lambda d, k: (d[k].shape, d[k].dtype) if k in d else None
   if diff := sorted(k for k in saved.keys() | state.keys() if kind(saved, k) != kind(state, k)):
     k = diff[0]
     theirs, ours = (f"{d[k].dtype.name}{list(d[k].shape)}" if k in d else "absent" for d in (saved, state))
     raise CheckpointError(f"the checkpoint in {run_dir} is from a different model or optimizer: {k} is {theirs} there, {ours} here")
   if (record["rng"] is None) != (rng is None): raise CheckpointError(f"the checkpoint in {run_dir} is from a run with a different data stream")
+  return record, saved
+
+def place(array:np.ndarray, like:Tensor) -> Tensor:
+  """array on like's device, or split across its devices as like is (a stack of runs sharded on its run axis)."""
+  if isinstance(like.device, tuple): return Tensor(array).shard(like.device, axis=like.uop.axis)
+  return Tensor(array, device=like.device)
+
+def load(run_dir:Path, model, opt, rng:np.random.Generator|None=None) -> dict:
+  """Put run_dir's checkpoint into model, opt and rng (in place: whatever reads them sees the loaded values); returns its record.
+  A missing, corrupt or mismatched checkpoint is a CheckpointError, raised before anything is changed."""
+  record, saved = read(run_dir, state := training_state(model, opt), rng)
   for k, t in state.items(): t.assign(saved[k].to(t.device)).realize()
   if rng is not None: rng.bit_generator.state = record["rng"]
   return record
+
+def load_runs(run_dirs:list[Path], model, opt, single:dict[str, Tensor]) -> list[dict]:
+  """Put the checkpoints of run_dirs, one run each, into the stack of those runs (run_states' inverse); single is one run's
+  training state, which each is checked against. They must be of one step. Returns their records; raises before changing anything."""
+  records, saved = zip(*(read(d, single) for d in run_dirs))
+  if len(steps := {r["step"] for r in records}) > 1:
+    raise CheckpointError(f"the runs' checkpoints are of different steps ({', '.join(map(str, sorted(steps)))}): resume the runs "
+                          f"behind alone (--resume RUN_DIR --steps {max(steps)}) first")
+  for k, t in training_state(model, opt).items():
+    if k not in single: continue
+    runs = [s[k].numpy() for s in saved]
+    array = runs[0] if single[k].shape == t.shape else np.stack(runs).reshape(t.shape)
+    t.assign(place(array, t)).realize()
+  return list(records)

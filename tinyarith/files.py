@@ -3,7 +3,9 @@ place), tensors written without a memory map, and one writer at a time."""
 import errno, fcntl, json, os, struct, sys
 from contextlib import contextmanager
 from pathlib import Path
+import numpy as np
 from tinygrad import Tensor
+from tinygrad.dtype import _from_np_dtype
 from tinygrad.nn.state import inverse_safe_dtypes
 from tinyarith.errors import BadInput
 
@@ -33,18 +35,19 @@ def replacing(path:Path):
 def write_text(path:Path, text:str):
   with replacing(path) as tmp: tmp.write_text(text)
 
-def safetensors(tensors:dict[str, Tensor]) -> bytes:
-  """tensors in the safetensors format (tinygrad's safe_load reads it), as bytes. tinygrad's safe_save writes through a
-  memory map, where a full disk is a SIGBUS that kills the process without a word; a plain write raises OSError instead."""
+def safetensors(tensors:dict[str, Tensor|np.ndarray]) -> bytes:
+  """tensors (or host arrays) in the safetensors format (tinygrad's safe_load reads it), as bytes. tinygrad's safe_save writes
+  through a memory map, where a full disk is a SIGBUS that kills the process without a word; a plain write raises OSError instead."""
+  arrays = {name: t if isinstance(t, np.ndarray) else t.numpy() for name, t in tensors.items()}
   header, offset = {}, 0
-  for name, t in tensors.items():
-    header[name] = {"dtype": inverse_safe_dtypes[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + t.nbytes()]}
-    offset += t.nbytes()
+  for name, a in arrays.items():
+    header[name] = {"dtype": inverse_safe_dtypes[_from_np_dtype(a.dtype)], "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+    offset += a.nbytes
   text = json.dumps(header, separators=(",", ":"))
   text += " " * (-len(text) % 8)
-  return struct.pack("<Q", len(text)) + text.encode() + b"".join(t.numpy().tobytes() for t in tensors.values())
+  return struct.pack("<Q", len(text)) + text.encode() + b"".join(np.ascontiguousarray(a).tobytes() for a in arrays.values())
 
-def write_tensors(path:Path, tensors:dict[str, Tensor]) -> bytes:
+def write_tensors(path:Path, tensors:dict[str, Tensor|np.ndarray]) -> bytes:
   """Write tensors to path, whole or not at all; returns the bytes written."""
   data = safetensors(tensors)
   with replacing(path) as tmp: tmp.write_bytes(data)

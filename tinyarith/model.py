@@ -73,7 +73,7 @@ class Attention:
     q, k, v = heads(x[..., out, :].matmul(self.wq)), heads(x.matmul(self.wk)), heads(x.matmul(self.wv))
     if self.cfg.pos == "rope": q, k = rope(q, out.start), rope(k)
     q, k, v = q.contiguous(), k.contiguous(), v.contiguous()  # else the score kernel redoes the projections for every pair
-    causal = Tensor.ones(T, T, dtype=dtypes.bool).tril()[out]  # (T_out, T)
+    causal = Tensor.ones(T, T, dtype=dtypes.bool, device=x.device).tril()[out]  # (T_out, T)
     scores = causal.where(q @ k.transpose(-2, -1) / math.sqrt(self.cfg.d_head), -math.inf)  # (..., B, H, T_out, T)
     y = scores.softmax(-1).contiguous() @ v  # (..., B, H, T_out, hs); stored, or each output feature recomputes every exp
     return y.transpose(-3, -2).reshape(*lead, q.shape[-2], C).matmul(self.wo)  # (..., B, T_out, C)

@@ -1,6 +1,6 @@
 """One training loop for every experiment: JIT'd train and eval steps, metrics, config, checkpoint and plot in a run directory."""
 import json, math, signal, sys, threading, time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -9,7 +9,7 @@ import numpy as np
 from tinygrad import Tensor, TinyJit, Context, Device
 from tinygrad.helpers import round_up, tqdm
 from tinygrad.engine import worker
-from tinygrad.nn.state import get_state_dict, safe_load, load_state_dict
+from tinygrad.nn.state import safe_load, load_state_dict
 from tinyarith.loss import IGNORE, cross_entropy, accuracy, kept_axes
 from tinyarith.model import Config, Transformer
 from tinyarith import checkpoint, files
@@ -118,7 +118,7 @@ class Data:
   extra_metrics: Callable[[], dict] | None = None # more metrics for each evaluation's row (addition: exact match)
   rng: np.random.Generator | None = None          # the generator next_batch draws from, kept in checkpoints
 
-def train(model, opt, data:Data, run:RunConfig, resume:bool=False) -> list[dict]:
+def train(model, opt, data:Data, run:RunConfig|list[RunConfig], resume:bool=False) -> list[dict]|list[list[dict]]:
   """Train for run.steps steps, evaluating every run.eval_every steps (and at 0 and the end) on each of data's eval sets
   (loss and accuracy over its kept targets), plus whatever data.extra_metrics() returns.
   A checkpoint (tinyarith.checkpoint) is written every run.ckpt_every steps (default: at every evaluation), at the end
@@ -126,16 +126,29 @@ def train(model, opt, data:Data, run:RunConfig, resume:bool=False) -> list[dict]
   logged after it are dropped and logged again. A non-finite loss or weight raises Diverged, leaving the last good checkpoint.
   A full disk raises DiskFull, and keeps what was written before. One process at a time writes a run directory (files.locked).
   Leaves run.out/{config.json (the RunConfig, tinygrad and numpy versions, device), metrics.jsonl, checkpoint.json and its
-  tensors, model.safetensors, loss.png}; returns the metrics rows."""
-  out_dir = Path(run.out)
+  tensors, model.safetensors, loss.png}; returns the metrics rows.
+  A list of runs (a sweep: their directories in one, which Interrupted and DiskFull name) trains as one stack: model and opt
+  are the stack (model.stack, config.adamw with lists), data's batches and sets hold every run's, (R, B, T) (stack_rows),
+  and the runs share steps, eval_every and ckpt_every. Each run's directory is as it alone would leave it (--resume RUN_DIR
+  goes on with that run alone); returns each run's rows."""
+  runs = run if isinstance(run, list) else [run]
+  out_dirs = [Path(r.out) for r in runs]
   try:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with files.locked(out_dir, "resume" if resume else "out"): return train_locked(model, opt, data, run, resume)
+    with ExitStack() as locks:
+      for out_dir in out_dirs:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        locks.enter_context(files.locked(out_dir, "resume" if resume else "out"))
+      rows = train_locked(model, opt, data, runs, isinstance(run, list), resume)
+    return rows if isinstance(run, list) else rows[0]
   except OSError as e:
     if not files.disk_full(e): raise
-    try: saved = checkpoint.read_record(out_dir)["step"]
+    try: saved = min(checkpoint.read_record(out_dir)["step"] for out_dir in out_dirs)
     except BadInput: saved = None
-    raise DiskFull(f"the disk is full: writing {e.filename or 'to ' + str(out_dir)} failed", out_dir, saved) from None
+    raise DiskFull(f"the disk is full: writing {e.filename or 'to ' + str(out_dirs[0])} failed", resume_dir(runs, run), saved) from None
+
+def resume_dir(runs:list[RunConfig], run) -> Path:
+  """What --resume takes to go on: the run's directory, or the sweep's, which holds its runs'."""
+  return Path(runs[0].out).parent if isinstance(run, list) else Path(run.out)
 
 def logged_rows(out_dir:Path, first:int) -> list[dict]:
   """The rows a run resumed at step `first` keeps: those up to it. Without a metrics file the run can still go on."""
@@ -144,39 +157,60 @@ def logged_rows(out_dir:Path, first:int) -> list[dict]:
         file=sys.stderr)
   return []
 
-def train_locked(model, opt, data:Data, run:RunConfig, resume:bool) -> list[dict]:
-  out_dir, ckpt_every, first, elapsed = Path(run.out), run.ckpt_every or run.eval_every, 0, 0.0
-  if resume:
-    record = checkpoint.load(out_dir, model, opt, data.rng)  # first: a bad checkpoint changes nothing
-    first, elapsed = record["step"], record["elapsed"]
-    if first >= run.steps: raise BadInput("steps", f"{out_dir} already ran {first} steps: give a larger --steps to go on")
-  rows = logged_rows(out_dir, first) if resume else []  # later rows are logged again
-  files.write_text(out_dir / "config.json", json.dumps({**run.to_dict(), "tinygrad": version("tinygrad"), "numpy": np.__version__,
-                                                    "device": Device.DEFAULT}, indent=2) + "\n")
-  log = MetricsLog(out_dir / "metrics.jsonl", rows if resume else None)
-  evaluate_set, eval_chunks = make_evaluator(model, data.span), {name: chunks(*eval_set) for name, eval_set in data.eval_sets.items()}
-  train_step, start = make_train_step(model, opt, data.span), time.perf_counter() - elapsed
-  step, saved = first, first if resume else None
-  def stopped(why:str) -> Diverged:
-    kept = "no checkpoint was written" if saved is None else f"its last good checkpoint is step {saved} in {out_dir}"
-    return Diverged(f"{why}: the run stopped; {kept}")
+def progress(rows:list[list[dict]]) -> str:
+  """The progress bar's description: the last losses of a run, or of a sweep their medians and how many runs are at 95%."""
+  last = [r[-1] for r in rows]
+  if len(last) == 1: return " ".join(f"{k} {v:.3g}" for k, v in last[0].items() if k.endswith(("_loss", "exact")))
+  medians = " ".join(f"{k} {np.median([r[k] for r in last]):.3g}" for k in last[0] if k.endswith("_loss"))
+  return f"median {medians}, test_acc>=0.95 in {sum(r.get('test_acc', 0) >= 0.95 for r in last)}/{len(last)}"
 
-  def evaluate(step:int) -> dict:
-    row = {"step": step}
-    for name, parts in eval_chunks.items():
-      row[f"{name}_loss"], row[f"{name}_acc"] = map(float, evaluate_set(parts))
-    if data.extra_metrics: row.update(data.extra_metrics())
-    row["elapsed"] = round(time.perf_counter() - start, 3)
-    log.write(row)
-    rows.append(row)
-    if bad := [k for k, v in row.items() if k.endswith("_loss") and not math.isfinite(v)]:
-      raise stopped(f"{bad[0]} is {row[bad[0]]} at step {step}")
-    return row
+def train_locked(model, opt, data:Data, runs:list[RunConfig], stacked:bool, resume:bool) -> list[list[dict]]:
+  run, out_dirs, first, elapsed = runs[0], [Path(r.out) for r in runs], 0, 0.0
+  ckpt_every, where = run.ckpt_every or run.eval_every, resume_dir(runs, runs if stacked else run)
+  single = checkpoint.training_state(*run.build()) if stacked else None  # one run's state: what each run's checkpoint holds
+  if resume:  # first: a bad checkpoint changes nothing
+    records = checkpoint.load_runs(out_dirs, model, opt, single) if stacked else [checkpoint.load(where, model, opt, data.rng)]
+    first, elapsed = records[0]["step"], records[0]["elapsed"]
+    if first >= run.steps: raise BadInput("steps", f"{where} already ran {first} steps: give a larger --steps to go on")
+  rows = [logged_rows(out_dir, first) if resume else [] for out_dir in out_dirs]  # later rows are logged again
+  for r, out_dir in zip(runs, out_dirs):
+    files.write_text(out_dir / "config.json", json.dumps({**r.to_dict(), "tinygrad": version("tinygrad"), "numpy": np.__version__,
+                                                          "device": Device.DEFAULT}, indent=2) + "\n")
+  logs = [MetricsLog(out_dir / "metrics.jsonl", kept if resume else None) for out_dir, kept in zip(out_dirs, rows)]
+  evaluate_set = make_evaluator(model, data.span, stacked)
+  eval_chunks = {name: chunks(*eval_set) for name, eval_set in data.eval_sets.items()}
+  train_step, start = make_train_step(model, opt, data.span, stacked), time.perf_counter() - elapsed
+  step, saved = first, first if resume else None
+  name = lambda r: f"the run {out_dirs[r].name}: " if stacked else ""
+  def stopped(why:str) -> Diverged:
+    kept = "no checkpoint was written" if saved is None else f"its last good checkpoint is step {saved} in {where}"
+    return Diverged(f"{why}: the {'sweep' if stacked else 'run'} stopped; {kept}")
+
+  def evaluate(step:int):
+    sets = {name: evaluate_set(parts) for name, parts in eval_chunks.items()}  # (loss, acc), each (R,) when stacked
+    extra, seconds = data.extra_metrics() if data.extra_metrics else {}, round(time.perf_counter() - start, 3)
+    for r, (log, run_rows) in enumerate(zip(logs, rows)):
+      row = {"step": step}
+      for set_name, (loss, acc) in sets.items():
+        row[f"{set_name}_loss"], row[f"{set_name}_acc"] = (float(v[r]) if stacked else float(v) for v in (loss, acc))
+      row.update(extra, elapsed=seconds)
+      log.write(row)
+      run_rows.append(row)
+    for r, run_rows in enumerate(rows):
+      if bad := [k for k, v in run_rows[-1].items() if k.endswith("_loss") and not math.isfinite(v)]:
+        raise stopped(f"{name(r)}{bad[0]} is {run_rows[-1][bad[0]]} at step {step}")
+
+  def states() -> list[dict[str, np.ndarray]]:
+    state = checkpoint.training_state(model, opt)
+    return checkpoint.run_states(state, single) if stacked else [{k: t.numpy() for k, t in state.items()}]
 
   def save(step:int):
     nonlocal saved
-    if not checkpoint.finite(model): raise stopped(f"the weights are not finite at step {step}")
-    checkpoint.save(out_dir, model, opt, step, round(time.perf_counter() - start, 3), data.rng)
+    run_states = states()
+    if bad := [r for r, state in enumerate(run_states) if not checkpoint.finite(state)]:
+      raise stopped(f"{name(bad[0])}the weights are not finite at step {step}")
+    for out_dir, state in zip(out_dirs, run_states):
+      checkpoint.save(out_dir, state, step, round(time.perf_counter() - start, 3), data.rng)
     saved = step
 
   try:
@@ -184,24 +218,26 @@ def train_locked(model, opt, data:Data, run:RunConfig, resume:bool) -> list[dict
       if not resume:
         evaluate(0)
         save(0)
-      elif not rows: evaluate(first)  # the metrics file was lost: its curve starts again at the checkpoint
-      if stop: raise Interrupted(first, stop[0], out_dir, saved)  # asked during the first evaluation, which compiles for minutes
+      elif not all(rows): evaluate(first)  # a metrics file was lost: its curve starts again at the checkpoint
+      if stop: raise Interrupted(first, stop[0], where, saved)  # asked during the first evaluation, which compiles for minutes
       for step in (bar := tqdm(range(first + 1, run.steps + 1))):
         train_step(*data.next_batch())  # losses are read only in evaluate
         if step % SYNC_EVERY == 0: Device[Device.DEFAULT].synchronize()
         if step % run.eval_every == 0 or step == run.steps:
-          row = evaluate(step)
-          bar.set_description(" ".join(f"{k} {v:.3g}" for k, v in row.items() if k.endswith(("_loss", "exact"))))
+          evaluate(step)
+          bar.set_description(progress(rows))
         if step % ckpt_every == 0 or step == run.steps or stop: save(step)
-        if stop: raise Interrupted(step, stop[0], out_dir, saved)
-    files.write_tensors(out_dir / "model.safetensors", get_state_dict(model))
-  except KeyboardInterrupt: raise Interrupted(step, signal.SIGINT, out_dir, saved) from None  # a second Ctrl-C: at once
+        if stop: raise Interrupted(step, stop[0], where, saved)
+    for out_dir, state in zip(out_dirs, states()):
+      files.write_tensors(out_dir / "model.safetensors", {k.removeprefix("model."): a for k, a in state.items() if k.startswith("model.")})
+  except KeyboardInterrupt: raise Interrupted(step, signal.SIGINT, where, saved) from None  # a second Ctrl-C: at once
   finally:  # however the run ends, its log is closed and its plot drawn
-    try: log.close()
-    except OSError: pass  # a row a full disk cut short, already raised: read_metrics leaves out a last line without its newline
-    try: plot_runs([out_dir], out_dir / "loss.png")
-    except (ValueError, OSError) as e:
-      if not files.disk_full(e): print(f"warning: no plot written: {e}", file=sys.stderr)
+    for log, out_dir in zip(logs, out_dirs):
+      try: log.close()
+      except OSError: pass  # a row a full disk cut short, already raised: read_metrics leaves out a last line without its newline
+      try: plot_runs([out_dir], out_dir / "loss.png")
+      except (ValueError, OSError) as e:
+        if not files.disk_full(e): print(f"warning: no plot written: {e}", file=sys.stderr)
   return rows
 
 def load_run(run_dir:str|Path) -> tuple[dict, Transformer, int|None]:
