@@ -1,10 +1,14 @@
+import json, shutil, subprocess, sys
 import numpy as np
 import pytest
+from conftest import experiment
 from tinygrad import Tensor
 from tinygrad.nn.state import get_state_dict
 from tinyarith.config import adamw
 from tinyarith.data import modular_split
 from tinyarith.loss import cross_entropy
+from tinyarith.metrics import read_metrics
+from tinyarith import sweep
 from tinyarith.model import Config, Transformer, stack
 from tinyarith.train import make_train_step, stack_rows
 
@@ -57,3 +61,88 @@ def test_a_stack_of_runs_is_evaluated_as_each_run_apart(monkeypatch):
   for r, (model, (x, y)) in enumerate(zip(models, tests)):
     own_loss, own_acc = train.make_evaluator(model, slice(2, 3))(train.chunks(Tensor(x), Tensor(y)))
     assert loss[r] == pytest.approx(own_loss, rel=1e-6) and acc[r] == pytest.approx(own_acc, rel=1e-6)
+
+# ---- the command line: experiments/grokking.py with lists, its directories, shards, devices and resume
+
+SMALL = ["--p", "13", "--d-model", "16", "--n-heads", "2", "--d-mlp", "32", "--lr", "1e-2", "--steps", "40", "--eval-every", "20"]
+SWEEP = [*SMALL, "--seed", "0-1", "--train-frac", "0.3,0.5"]  # 4 runs: (seed 0, 0.3), (0, 0.5), (1, 0.3), (1, 0.5)
+NAMES = [f"seed{s}-frac{f}-wd1-lr0.01" for s in (0, 1) for f in (0.3, 0.5)]
+
+def done(*args) -> str:
+  result = experiment("grokking", *args)
+  assert result.returncode == 0, result.stderr
+  return result.stdout
+
+def curves(run_dir) -> list[dict]: return [{k: v for k, v in r.items() if k != "elapsed"} for r in read_metrics(run_dir)]
+
+def same_curves(a, b):
+  assert [r["step"] for r in curves(a)] == [r["step"] for r in curves(b)]
+  for ra, rb in zip(curves(a), curves(b)):
+    for k in ra: assert ra[k] == pytest.approx(rb[k], rel=1e-4, abs=1e-7), (a, b, ra["step"], k)
+
+def outcomes(sweep_dir) -> dict[str, dict]:
+  return {r["run"]: {k: v for k, v in r.items() if k != "dir"} for r in json.loads((sweep_dir / "sweep.json").read_text())["runs"]}
+
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory):
+  out = tmp_path_factory.mktemp("sweep") / "whole"
+  stdout = done(*SWEEP, "--out", out)
+  assert "4 runs trained as one model" in stdout and "of 4 runs reached 95% test accuracy" in stdout
+  return out
+
+def test_a_sweep_gives_each_run_the_directory_and_curves_it_has_apart(whole, tmp_path):
+  assert sorted(p.name for p in whole.iterdir() if p.is_dir()) == NAMES
+  for name, seed, frac in (("seed1-frac0.3-wd1-lr0.01", 1, "0.3"), ("seed0-frac0.5-wd1-lr0.01", 0, "0.5")):
+    done(*SMALL, "--seed", seed, "--train-frac", frac, "--out", apart := tmp_path / name)
+    same_curves(whole / name, apart)
+    config = json.loads((whole / name / "config.json").read_text())
+    assert config["seed"] == seed and config["data"]["train_frac"] == float(frac) and config["out"] == str(whole / name)
+    assert (whole / name / "checkpoint.json").is_file() and (whole / name / "loss.png").is_file()
+  assert list(outcomes(whole)) == NAMES and all(r["steps"] == 40 for r in outcomes(whole).values())
+
+def test_the_summary_records_each_runs_settings_and_its_steps_to_95_and_99_or_why_not(tmp_path):
+  flags = {"seed": [0, 1], "train_frac": 0.3, "weight_decay": [0.3, 1.0], "lr": 1e-3, "steps": 300}
+  (tmp_path / "sweep.json").write_text(json.dumps({"flags": flags, "runs": []}))
+  accs = {"seed0-frac0.3-wd0.3-lr0.001": ([0.1, 0.96, 0.99, 1.0], 300), "seed0-frac0.3-wd1-lr0.001": ([0.1, 0.5, 0.97, 0.98], 300),
+          "seed1-frac0.3-wd0.3-lr0.001": ([0.1, 0.2, 0.3], 200)}  # stopped at 200 of 300; seed 1 wd 1 never ran
+  for name, (test_acc, steps) in accs.items():
+    (run := tmp_path / name).mkdir()
+    seed, wd = int(name[4]), float(name.split("-wd")[1].split("-")[0])
+    (run / "config.json").write_text(json.dumps({"seed": seed, "data": {"train_frac": 0.3}, "weight_decay": wd, "lr": 1e-3, "steps": 300}))
+    (run / "metrics.jsonl").write_text("".join(json.dumps({"step": 100 * i, "train_loss": 1.0, "train_acc": 1.0, "test_loss": 1.0,
+                                                           "test_acc": a, "elapsed": i}) + "\n" for i, a in enumerate(test_acc)))
+  runs = {r["run"]: r for r in sweep.merge([tmp_path], tmp_path, quiet=True)}
+  assert [(r["seed"], r["weight_decay"]) for r in runs.values()] == [(0, 0.3), (0, 1.0), (1, 0.3), (1, 1.0)]
+  assert [(r["steps_to_95"], r["steps_to_99"]) for r in runs.values()] == [
+    (100, 200), (200, "not within budget"), ("not by step 200 of 300", "not by step 200 of 300"), ("not run", "not run")]
+  assert json.loads((tmp_path / "sweep.json").read_text()) == {"flags": flags, "runs": list(runs.values())}
+  assert sweep.report(list(runs.values())).splitlines() == ["2 of 3 runs reached 95% test accuracy, median step 150",
+                                                            "1 of 3 runs reached 99% test accuracy, median step 200", "1 runs not run here"]
+  for picture in ("phase.png", "loss.png"): assert (tmp_path / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+def test_two_slices_of_a_sweep_merge_into_the_whole_sweep(whole, tmp_path):
+  for i in (0, 1): done(*SWEEP, "--shard", f"{i}/2", "--out", tmp_path / f"slice{i}")
+  slices = [sorted(p.name for p in (tmp_path / f"slice{i}").iterdir() if p.is_dir()) for i in (0, 1)]
+  assert slices == [NAMES[:2], NAMES[2:]]
+  assert [r["steps_to_95"] for r in outcomes(tmp_path / "slice0").values()][2:] == ["not run"] * 2
+  merged = subprocess.run([sys.executable, "-m", "tinyarith.sweep", tmp_path / "slice0", tmp_path / "slice1", "-o", tmp_path / "merged"],
+                          capture_output=True, text=True, timeout=300)
+  assert merged.returncode == 0 and merged.stderr == "", merged.stderr
+  summary, reference = outcomes(tmp_path / "merged"), outcomes(whole)
+  assert list(summary) == NAMES and {k: {**v, "test_acc": 0} for k, v in summary.items()} == {k: {**v, "test_acc": 0} for k, v in reference.items()}
+  for name in NAMES: assert summary[name]["test_acc"] == pytest.approx(reference[name]["test_acc"], rel=1e-4)
+  assert (tmp_path / "merged" / "phase.png").is_file() and (tmp_path / "merged" / "loss.png").is_file()
+
+def test_a_sweep_split_across_two_devices_trains_as_on_one(whole, tmp_path):
+  stdout = done(*SWEEP, "--devices", "CPU:0,CPU:1", "--out", tmp_path / "two")
+  assert "across 2 devices" in stdout
+  for name in NAMES: same_curves(tmp_path / "two" / name, whole / name)
+
+def test_a_sweep_resumes_as_a_whole_and_a_run_of_it_alone(whole, tmp_path):
+  shutil.copytree(whole, sweep := tmp_path / "sweep")
+  done("--resume", sweep, "--steps", "60")
+  for name in NAMES:
+    assert [r["step"] for r in read_metrics(sweep / name)] == [0, 20, 40, 60] and curves(sweep / name)[:3] == curves(whole / name)
+  shutil.copytree(whole / NAMES[1], alone := tmp_path / "alone")
+  done("--resume", alone, "--steps", "60")
+  same_curves(alone, sweep / NAMES[1])

@@ -1,6 +1,6 @@
 """The command line both experiments share: their flags, --resume, the run directory, and the one error path for bad input
 (one line on stderr, exit 2). Values are checked where they are used (RunConfig, Config, the data); this module names the flag."""
-import argparse, json, os, platform, shlex, shutil, sys
+import argparse, json, os, platform, re, shlex, shutil, sys
 from pathlib import Path
 from typing import Callable, NoReturn
 from tinygrad import Device, Tensor
@@ -28,21 +28,58 @@ def add_model_args(parser:argparse.ArgumentParser):
   g.add_argument("--layernorm", action=argparse.BooleanOptionalAction, default=False, help="pre-norm LayerNorm")
   g.add_argument("--pos", choices=("learned", "rope"), default="learned", help="learned position embeddings or rotary")
 
-def add_train_args(parser:argparse.ArgumentParser):
+def values(kind:type) -> Callable[[str], object]:
+  """The argparse type of a flag a sweep may list: "0.3" is one value; "0.2,0.3,0.5" several, and for integers "0-9" a
+  range, both ends included, as a list. A bad item is an error naming it; argparse adds the flag."""
+  what = "an integer" if kind is int else "a number"
+  def parse(text:str):
+    items = []
+    for part in text.split(","):
+      if kind is int and re.fullmatch(r"\d+-\d+", part.strip()):
+        low, high = map(int, part.split("-"))
+        if low > high: raise argparse.ArgumentTypeError(f"the range {part} is empty (write low-high)")
+        items += range(low, high + 1)
+        continue
+      try: items.append(kind(part))
+      except ValueError: raise argparse.ArgumentTypeError(f"{part!r} is not {what}" + (f", in the list {text!r}" if "," in text else "")) from None
+    if len(set(items)) < len(items): raise argparse.ArgumentTypeError(f"{text!r} lists a value twice")
+    return items[0] if len(items) == 1 else items
+  parse.__name__ = kind.__name__  # for argparse's "invalid int value" on an unknown error
+  return parse
+
+SWEEP = "; a list (a,b,c) sweeps"  # the help of a flag a sweep may list
+
+def add_train_args(parser:argparse.ArgumentParser, sweep:bool=False):
+  """The optimizer's and the loop's flags. sweep=True: --lr, --weight-decay and --seed take lists (values), and --shard and
+  --devices split a sweep across machines and devices (tinyarith.sweep)."""
+  number, integer, more = (values(float), values(int), SWEEP) if sweep else (float, int, "")
   g = parser.add_argument_group("training")
-  g.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
+  g.add_argument("--lr", type=number, default=1e-3, help="AdamW learning rate" + more)
   g.add_argument("--beta1", type=float, default=0.9, help="AdamW beta1")
   g.add_argument("--beta2", type=float, default=0.98, help="AdamW beta2")
-  g.add_argument("--weight-decay", type=float, default=1.0, help="AdamW decoupled weight decay")
+  g.add_argument("--weight-decay", type=number, default=1.0, help="AdamW decoupled weight decay" + more)
   g.add_argument("--steps", type=int, default=1000, help="optimizer steps")
   g.add_argument("--eval-every", type=int, default=100, help="steps between reads of the train/test loss and accuracy")
   g.add_argument("--ckpt-every", type=int, help="steps between checkpoints (default: at every evaluation)")
-  g.add_argument("--seed", type=int, default=0, help="seeds the initialisation, the data split and the batch order")
+  g.add_argument("--seed", type=integer, default=0, help="seeds the initialisation, the data split and the batch order" + (more and "; a range 0-9 too"))
   g.add_argument("--out", help="run directory (default: runs/<name from the flags>)")
   g.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint, with its flags; "
-                 "only --steps, --eval-every and --ckpt-every may change")
+                 "only --steps, --eval-every and --ckpt-every may change" + (" (and --shard, --devices)" if sweep else ""))
+  if sweep:
+    g = parser.add_argument_group("sweeps (a flag given a list: each combination of the values is a run, all trained as one model)")
+    g.add_argument("--shard", type=shard, help="I/N: train only the I-th of N equal slices of the sweep's runs (I from 0), "
+                   "e.g. one per machine; python -m tinyarith.sweep merges the slices' directories")
+    g.add_argument("--devices", type=lambda s: tuple(s.split(",")), help="devices to split the runs across, e.g. CUDA:0,CUDA:1 "
+                   "(default: the one DEV names)")
 
-RESUMABLE = {"steps", "eval_every", "ckpt_every"}  # how long a run goes on and how often it reports may change on --resume
+def shard(text:str) -> tuple[int, int]:
+  if not (m := re.fullmatch(r"(\d+)/(\d+)", text.strip())): raise argparse.ArgumentTypeError(f"{text!r} is not I/N, e.g. 0/4")
+  index, count = map(int, m.groups())
+  if not 0 <= index < count: raise argparse.ArgumentTypeError(f"{text} is out of range: I must be 0 to {count - 1} for N = {count}")
+  return index, count
+
+RESUMABLE = {"steps", "eval_every", "ckpt_every", "shard", "devices"}  # how long a run goes on, how often it reports and
+                                                                   # where it runs may change on --resume
 
 def parse_args(parser:argparse.ArgumentParser) -> argparse.Namespace:
   """Parse the command line; with --resume, the run's saved settings are the defaults and must not be contradicted.
@@ -52,14 +89,24 @@ def parse_args(parser:argparse.ArgumentParser) -> argparse.Namespace:
     if getattr(args, name, None) == "": fail(f"{flag(name)}: an empty path names no directory")
   if getattr(args, "resume", None):
     if args.out: fail("--resume continues the run in its own directory: drop --out")
-    try: saved = RunConfig.from_dict(json.loads((Path(args.resume) / "config.json").read_text())).flags()
-    except (OSError, ValueError, KeyError, TypeError) as e: fail(f"--resume {args.resume}: not a run directory with a readable config.json ({e})")
+    try: saved = saved_flags(Path(args.resume))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+      fail(f"--resume {args.resume}: not a run directory with a readable config.json, nor a sweep's with a sweep.json ({e})")
     parser.set_defaults(**{k: v for k, v in saved.items() if k != "out"})
     args = parser.parse_args()
     if diff := [k for k, v in saved.items() if k not in RESUMABLE | {"out"} and getattr(args, k, v) != v]:
-      fail(f"--resume {args.resume}: the run was trained with {flag(diff[0])} {saved[diff[0]]}, not {getattr(args, diff[0])}")
+      fail(f"--resume {args.resume}: it was trained with {flag(diff[0])} {shown(saved[diff[0]])}, not {shown(getattr(args, diff[0]))}")
   check_device()
   return args
+
+SWEEP_RECORD = "sweep.json"  # in a sweep's directory: the flags it was started with, and each run's outcome (tinyarith.sweep)
+
+def saved_flags(out_dir:Path) -> dict:
+  """The flags, by dest, that a run (its config.json) or a sweep (its sweep.json) was started with."""
+  if not (out_dir / "config.json").exists() and (out_dir / SWEEP_RECORD).exists(): return dict(json.loads((out_dir / SWEEP_RECORD).read_text())["flags"])
+  return RunConfig.from_dict(json.loads((out_dir / "config.json").read_text())).flags()
+
+def shown(value) -> str: return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 NO_DEVICE = "install a C compiler and an OpenCL driver (apt-get install -y clang pocl-opencl-icd)"
 

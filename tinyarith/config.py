@@ -15,7 +15,9 @@ def adamw(model, lr:float|list[float]=1e-3, beta1:float=0.9, beta2:float=0.98, w
   if not isinstance(lr, (list, tuple)) and not isinstance(weight_decay, (list, tuple)):
     return AdamW(get_parameters(model), lr=lr, b1=beta1, b2=beta2, weight_decay=weight_decay)
   opt = AdamW(get_parameters(model), lr=1.0, b1=beta1, b2=beta2, weight_decay=0.0)
-  per_run = lambda v: Tensor(np.array(v, dtype=np.float32).reshape(-1, *[1] * (RUN_RANK - 1))).realize()  # (R, 1, 1, 1)
+  def per_run(v) -> Tensor:  # (R, 1, 1, 1), split across devices as the stack's weights are
+    t = Tensor(np.array(v, dtype=np.float32).reshape(-1, *[1] * (RUN_RANK - 1)))
+    return (t.shard(opt.device, axis=0) if isinstance(opt.device, tuple) else t.to(opt.device)).realize()
   opt.lr, opt.wd = per_run(lr), per_run(weight_decay)
   return opt
 

@@ -12,25 +12,28 @@ def shown(path:str|Path) -> str:
   """A path's last part as text to draw: a name that is not valid UTF-8 gets a replacement character, not a crash."""
   return Path(path).name.encode(errors="surrogateescape").decode(errors="replace")
 
+LABELLED = 4  # runs whose curves each get a legend entry; more (a sweep) share two: train and test
+
 def figure(runs:list[str|Path]) -> Figure:
   """Every run's loss curves (log-log) above its accuracy curves; train solid, test dashed, one colour per run."""
   logged = [[r for r in read_metrics(run) if r["step"] > 0] for run in runs]  # step 0 has no place on a log axis
   fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(8, 7), sharex=True, height_ratios=(2, 1))
-  any_loss = False
+  any_loss, labelled = False, len(runs) <= LABELLED
   for i, (run, rows) in enumerate(zip(runs, logged)):
     if not rows: continue
-    label, colour, steps = shown(run) if len(runs) > 1 else "", f"C{i}", [r["step"] for r in rows]
+    label, colour, steps = shown(run) if 1 < len(runs) <= LABELLED else "", f"C{i % 10}", [r["step"] for r in rows]
+    name = lambda split: f"{label} {split}".strip() if labelled or i == 0 else None  # one entry per style for a sweep
     for split, style in (("train", "-"), ("test", "--")):
       if f"{split}_loss" not in rows[0]: continue
-      name = f"{label} {split}".strip()
       # a diverged run's nan or inf has no place on a log axis
       finite = [(s, r[f"{split}_loss"]) for s, r in zip(steps, rows) if 0 < r[f"{split}_loss"] < math.inf]
-      ax_loss.plot(*zip(*finite) if finite else ([], []), style, color=colour, label=name)
+      ax_loss.plot(*zip(*finite) if finite else ([], []), style, color=colour, label=name(split))
       any_loss = any_loss or bool(finite)
-      ax_acc.plot(steps, [r[f"{split}_acc"] for r in rows], style, color=colour, label=name)
+      ax_acc.plot(steps, [r[f"{split}_acc"] for r in rows], style, color=colour, label=name(split))
     if "test_exact" in rows[0]:  # addition: every answer digit right
-      ax_acc.plot(steps, [r["test_exact"] for r in rows], ":", color=colour, label=f"{label} test exact match".strip())
-  ax_loss.set(xscale="log", yscale="log" if any_loss else "linear", ylabel="cross-entropy loss", title=" vs ".join(map(shown, runs)))
+      ax_acc.plot(steps, [r["test_exact"] for r in rows], ":", color=colour, label=name("test exact match"))
+  title = " vs ".join(map(shown, runs)) if labelled else f"{len(runs)} runs of {shown(Path(runs[0]).resolve().parent)}, one colour each"
+  ax_loss.set(xscale="log", yscale="log" if any_loss else "linear", ylabel="cross-entropy loss", title=title)
   ax_acc.set(xscale="log", xlabel="step", ylabel="accuracy", ylim=(-0.02, 1.02))
   for ax in (ax_loss, ax_acc): ax.grid(True, which="major", alpha=0.3); ax.legend(fontsize=8)
   fig.tight_layout()

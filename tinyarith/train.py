@@ -63,8 +63,9 @@ def chunks(x:Tensor, y:Tensor) -> list[Batch]:
   """A set (B, T), or a stack of runs' sets (R, B, T), cut into chunks of rows, the last padded with ignored rows. Cut on the
   host: slices of a device Tensor scheduled two kernels per chunk, 1.5 s of a start."""
   size = chunk_size(x.shape[-2], x.shape[-1] * (x.shape[0] if x.ndim == 3 else 1))
-  x, y = (t.numpy() for t in pad_rows(x, y, size))
-  return [(Tensor(x[..., i:i + size, :]).realize(), Tensor(y[..., i:i + size, :]).realize()) for i in range(0, x.shape[-2], size)]
+  xs, ys = (t.numpy() for t in pad_rows(x, y, size))
+  part = lambda a, like, i: checkpoint.place(a[..., i:i + size, :], like).realize()  # on x's device(s)
+  return [(part(xs, x, i), part(ys, y, i)) for i in range(0, xs.shape[-2], size)]
 
 def make_evaluator(model, span:slice=slice(None), runs:bool=False) -> Callable[[list[Batch]], tuple]:
   """evaluate(chunks(x, y)) -> (loss, accuracy) over the kept targets of the set x, y (each run's, two (R,) arrays, with

@@ -1,0 +1,228 @@
+"""Sweeps: a run for every combination of some flags' values (seeds, train fractions, weight decays, learning rates), all of
+one model shape, trained side by side as one stacked model (model.stack) by one JIT'd step, on full batches. Each run has its
+own directory in the sweep's, as it alone would leave it. The sweep's directory holds sweep.json (the flags, and each run's
+steps to 95% and 99% test accuracy), phase.png (two swept flags' grid, each cell coloured by steps to 95%) and loss.png
+(every run's curves).
+
+  python -m tinyarith.sweep SWEEP_DIR... [-o OUT] [--axes FLAG FLAG]   # merge the slices (--shard I/N) of a sweep
+"""
+import argparse, itertools, json, os, sys
+from pathlib import Path
+from typing import Callable
+import numpy as np
+from tinygrad import Tensor
+from tinygrad.nn.state import get_parameters
+from tinyarith import checkpoint, cli, files
+from tinyarith.config import RunConfig, adamw
+from tinyarith.errors import BadInput
+from tinyarith.loss import target_span
+from tinyarith.metrics import first_step, read_metrics
+from tinyarith.model import Transformer, stack
+from matplotlib.colors import LogNorm
+from tinyarith.plot import plot_runs, plt
+from tinyarith.train import Data, stack_rows, train
+
+SWEPT = {"seed": "seed", "train_frac": "frac", "weight_decay": "wd", "lr": "lr"}  # flags a sweep may list -> their names in run names
+NOT_SWEEP_FLAGS = ("out", "resume", "shard", "devices")  # where and how a sweep runs, not what it computes
+
+def listed(value) -> list: return value if isinstance(value, list) else [value]
+def is_sweep(flags:dict) -> bool: return any(isinstance(flags.get(k), list) for k in SWEPT)
+
+def grid(flags:dict) -> list[dict]:
+  """Every combination of the swept flags' values, {dest: value} over all of SWEPT; the last flag varies fastest."""
+  return [dict(zip(SWEPT, values)) for values in itertools.product(*(listed(flags[k]) for k in SWEPT))]
+
+def run_name(settings:dict) -> str: return "-".join(f"{SWEPT[k]}{v:g}" for k, v in settings.items())  # seed3-frac0.3-wd1-lr0.001
+
+def sweep_name(flags:dict) -> str:
+  """The swept flags and their values, for the sweep's directory: seed0-9-wd0.3_1"""
+  def values(v:list) -> str:
+    if all(isinstance(x, int) for x in v) and v == list(range(v[0], v[-1] + 1)): return f"{v[0]}-{v[-1]}"
+    return "_".join(f"{x:g}" for x in v)
+  return "-".join(f"{SWEPT[k]}{values(flags[k])}" for k in SWEPT if isinstance(flags[k], list))
+
+def shard(items:list, index_count:tuple[int, int]|None) -> list:
+  """The index-th of count slices of items, as equal as can be (None: all of them)."""
+  if index_count is None: return items
+  index, count = index_count
+  if count > len(items): raise BadInput("shard", f"{index}/{count}: the sweep has {len(items)} runs, fewer than {count} slices")
+  return items[index * len(items) // count:(index + 1) * len(items) // count]
+
+def run_bytes(run:RunConfig, rows:int) -> int:
+  """A rough upper estimate of the memory one run adds to a sweep that trains on `rows` rows: its weights, gradients and AdamW
+  moments, its share of a step's activations (per position, ~10 d_model-wide and 3 d_mlp-wide float32 tensors a block) and
+  of the loss (6 float64 tensors the size of the logits)."""
+  cfg, positions = run.model, rows * run.model.ctx_len
+  params = sum(w.numel() for w in get_parameters(Transformer(cfg)))
+  return 16 * params + 4 * positions * cfg.n_layers * (10 * cfg.d_model + 3 * cfg.d_mlp) + 48 * positions * cfg.n_classes
+
+def free_memory() -> int:
+  try: return int(next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemAvailable")).split()[1]) * 1024
+  except (OSError, StopIteration, ValueError): return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+def build(runs:list[RunConfig], devices:tuple[str, ...]|None=None):
+  """The runs' models, each initialised from its seed, as one stack, split across devices on the run axis; and its AdamW
+  with each run's learning rate and weight decay."""
+  model = stack([Transformer(r.model, seed=r.seed) for r in runs])
+  if devices:
+    for w in get_parameters(model): w.shard_(devices, axis=0)
+    Tensor.realize(*get_parameters(model))  # else the steps' JITs each hold their own copies of the lazy shards
+  return model, adamw(model, [r.lr for r in runs], runs[0].beta1, runs[0].beta2, [r.weight_decay for r in runs])
+
+Split = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x_train, y_train, x_test, y_test
+
+def run(args:argparse.Namespace, name:str, config_of:Callable[[argparse.Namespace], RunConfig], split_of:Callable[[RunConfig], Split]):
+  """Train the sweep that args lists (its --shard slice, across --devices) into runs/<name>-<swept flags>/ (or --out, or
+  --resume's), then write its summary and pictures. config_of makes a run's RunConfig from flags of one value each;
+  split_of its data. Everything is checked before anything is written."""
+  flags = {k: v for k, v in vars(args).items() if k not in NOT_SWEEP_FLAGS}
+  out, resume = Path(args.resume or args.out or f"runs/{name}-{sweep_name(flags)}"), bool(args.resume)
+  settings = shard(grid(flags), args.shard)
+  config = lambda s: config_of(argparse.Namespace(**{**vars(args), **s, "resume": None, "out": str(out / run_name(s))}))
+  probe = [config(s) for s in settings if s["seed"] == settings[0]["seed"]]  # the seed changes no split's size
+  rows = max(len(split_of(r)[0]) for r in probe)  # the largest train split
+  if (need := len(settings) * run_bytes(probe[0], rows)) > (have := free_memory()):  # before building thousands of runs
+    widest = max((k for k in SWEPT if isinstance(flags[k], list)), key=lambda k: len(flags[k]))
+    raise BadInput(widest, f"a sweep of {len(settings)} runs needs about {need / 2**30:.3g} GiB and {have / 2**30:.3g} GiB is free: "
+                           "list fewer values, or split the sweep with --shard I/N")
+  runs = [config(s) for s in settings]  # each checked: a bad value is BadInput naming its flag
+  devices = check_devices(args.devices, len(runs))
+  check_dirs(out, runs, flags, resume)
+  splits = [split_of(r) for r in runs]
+  files.write_text(out / cli.SWEEP_RECORD, json.dumps({"flags": flags, "runs": []}, indent=1) + "\n")
+  on = lambda a: (Tensor(a).shard(devices, axis=0) if devices else Tensor(a)).realize()
+  (x_train, y_train), (x_test, y_test) = (stack_rows([(s[i], s[i + 1]) for s in splits]) for i in (0, 2))
+  train_set, test_set = (on(x_train), on(y_train)), (on(x_test), on(y_test))
+  span = target_span(*(s[1] for s in splits), *(s[3] for s in splits))
+  print(f"{len(runs)} runs{'' if args.shard is None else f' (slice {args.shard[0]}/{args.shard[1]})'} trained as one model"
+        f"{f' across {len(devices)} devices' if devices else ''}; writing {out}/")
+  try: train(*build(runs, devices), Data(lambda: train_set, {"train": train_set, "test": test_set}, span=span), runs, resume)
+  finally: print(report(merge([out], out, quiet=args.shard is not None)))
+
+def check_devices(devices:tuple[str, ...]|None, n_runs:int) -> tuple[str, ...]|None:
+  if not devices: return None
+  if len(set(devices)) < len(devices) or len(devices) > n_runs:
+    raise BadInput("devices", f"{','.join(devices)}: give distinct devices, at most one per run ({n_runs} runs)")
+  for device in devices:
+    try: cli.opens(device)
+    except Exception as e: raise BadInput("devices", f"{device} cannot be opened here ({str(e).splitlines()[-1] if str(e) else type(e).__name__})") from None
+  return devices
+
+def check_dirs(out:Path, runs:list[RunConfig], flags:dict, resume:bool):
+  """Refuse, before writing anything: another sweep's directory, a fresh sweep over checkpointed runs, a run another process writes."""
+  field = "resume" if resume else "out"
+  if (out / cli.SWEEP_RECORD).exists():
+    try: theirs = cli.saved_flags(out)
+    except (OSError, ValueError, KeyError, TypeError) as e: raise BadInput(field, f"{out / cli.SWEEP_RECORD} is unreadable ({e})") from None
+    if diff := [k for k in flags if k not in cli.RESUMABLE and theirs.get(k) != flags[k]]:
+      raise BadInput(field, f"{out} holds a sweep with {cli.flag(diff[0])} {cli.shown(theirs.get(diff[0]))}, not {cli.shown(flags[diff[0]])}")
+  elif (out / "config.json").exists(): raise BadInput(field, f"{out} holds a run, not a sweep")
+  for r in runs: files.check_free(Path(r.out), field)
+  if not resume and (taken := [r.out for r in runs if (Path(r.out) / checkpoint.RECORD).exists()]):
+    raise BadInput("out", f"{out} already holds this sweep's run {Path(taken[0]).name}: continue with --resume {out}, or choose another --out")
+  try:
+    for r in runs: Path(r.out).mkdir(parents=True, exist_ok=True)
+  except OSError as e: raise BadInput(field, f"{out}: cannot create the sweep's directories ({e.strerror}: {e.filename})") from None
+
+# ---- the summary and the pictures, from the runs' directories
+
+def outcome(run_dir:Path) -> dict:
+  """A run's settings and its steps to 95% and 99% test accuracy: a step, "not within budget" if it ran all its steps without,
+  or "not by step N of M" if it stopped before."""
+  config, rows = json.loads((run_dir / "config.json").read_text()), read_metrics(run_dir)
+  last, budget = rows[-1]["step"], config["steps"]
+  def steps_to(level:float):
+    if (step := first_step(rows, "test_acc", level)) is not None: return step
+    return "not within budget" if last >= budget else f"not by step {last} of {budget}"
+  return {"run": run_dir.name, "seed": config["seed"], "train_frac": config["data"]["train_frac"], "weight_decay": config["weight_decay"],
+          "lr": config["lr"], "steps": last, "test_acc": rows[-1]["test_acc"], "steps_to_95": steps_to(0.95), "steps_to_99": steps_to(0.99),
+          "dir": str(run_dir)}
+
+def merge(sweep_dirs:list[Path], out:Path, axes:tuple[str, str]|None=None, quiet:bool=False) -> list[dict]:
+  """The summary of the sweep whose runs are in sweep_dirs (its slices, wherever they ran), written to out/sweep.json with
+  phase.png and loss.png; a run found in none is "not run" (a warning, unless quiet). Dirs of different sweeps are BadInput."""
+  records = {}
+  for d in sweep_dirs:
+    try: records[d] = cli.saved_flags(Path(d)) if (Path(d) / cli.SWEEP_RECORD).exists() else None
+    except (OSError, ValueError, KeyError, TypeError) as e: raise BadInput(None, f"SWEEP_DIR {Path(d) / cli.SWEEP_RECORD} is unreadable ({e})") from None
+    if records[d] is None: raise BadInput(None, f"SWEEP_DIR {d} is not a sweep's directory (it has no {cli.SWEEP_RECORD})")
+  flags = records[sweep_dirs[0]]
+  if other := next((d for d, f in records.items() if f != flags), None):
+    raise BadInput(None, f"SWEEP_DIR {sweep_dirs[0]} and {other} hold different sweeps (their flags differ)")
+  found = {}
+  for d in sweep_dirs:
+    for s in grid(flags):
+      run_dir = Path(d) / run_name(s)
+      if (run_dir / "metrics.jsonl").is_file() and (run_dir / "config.json").is_file(): found.setdefault(run_name(s), run_dir)
+  runs = [outcome(found[run_name(s)]) if run_name(s) in found else {"run": run_name(s), **s, "steps_to_95": "not run", "steps_to_99": "not run"}
+          for s in grid(flags)]
+  if missing := [r["run"] for r in runs if r["steps_to_95"] == "not run"]:
+    if not quiet: print(f"warning: {len(missing)} of the sweep's {len(runs)} runs are in none of {', '.join(map(str, sweep_dirs))}: "
+                        f"{', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}", file=sys.stderr)
+  Path(out).mkdir(parents=True, exist_ok=True)
+  files.write_text(Path(out) / cli.SWEEP_RECORD, json.dumps({"flags": flags, "runs": runs}, indent=1) + "\n")
+  if found:
+    plot_runs(list(found.values()), Path(out) / "loss.png")
+    phase_diagram(runs, flags, Path(out) / "phase.png", axes)
+  return runs
+
+def report(runs:list[dict]) -> str:
+  """How many runs reached 95% and 99% test accuracy, and the median steps of those that did."""
+  ran = [r for r in runs if r["steps_to_95"] != "not run"]
+  lines = []
+  for level in (95, 99):
+    steps = [r[f"steps_to_{level}"] for r in ran if isinstance(r[f"steps_to_{level}"], int)]
+    lines.append(f"{len(steps)} of {len(ran)} runs reached {level}% test accuracy" + (f", median step {np.median(steps):.0f}" if steps else ""))
+  return "\n".join(lines + ([f"{len(runs) - len(ran)} runs not run here"] if len(ran) < len(runs) else []))
+
+def phase_diagram(runs:list[dict], flags:dict, out:Path, axes:tuple[str, str]|None=None) -> Path:
+  """A grid of two swept flags (default: the first two swept besides the seed; one row if only one), each cell coloured by the
+  median steps to 95% test accuracy of its runs (seeds and any other swept flag), with how many of them got there."""
+  swept = [k for k in SWEPT if isinstance(flags[k], list)]
+  if axes and (not_swept := [k for k in axes if k not in swept]):
+    raise BadInput("axes", f"{not_swept[0]} is not swept here: choose two of {', '.join(swept)}")
+  x_key, y_key = axes or ([k for k in swept if k != "seed"] + ["seed"] * (len(swept) == 1) + [None, None])[:2]
+  if x_key is None: x_key = "seed"
+  xs, ys = listed(flags[x_key]), listed(flags[y_key]) if y_key else [None]
+  median, text = np.full((len(ys), len(xs)), np.nan), np.full((len(ys), len(xs)), "not run", dtype=object)
+  for i, y in enumerate(ys):
+    for j, x in enumerate(xs):
+      cell = [r for r in runs if r[x_key] == x and (y_key is None or r[y_key] == y) and r["steps_to_95"] != "not run"]
+      if not cell: continue
+      steps = [r["steps_to_95"] if isinstance(r["steps_to_95"], int) else np.inf for r in cell]
+      grokked = sum(np.isfinite(steps))
+      median[i, j] = np.median(steps)
+      text[i, j] = (f"{median[i, j]:.0f}" if np.isfinite(median[i, j]) else "did not grok") + f"\n{grokked}/{len(cell)}"
+  fig, ax = plt.subplots(figsize=(1.3 * len(xs) + 2.5, 0.9 * len(ys) + 1.8))
+  shown = np.where(np.isfinite(median), median, np.nan)
+  cmap = plt.get_cmap("viridis").with_extremes(bad="lightgrey")  # did not grok
+  finite = shown[np.isfinite(shown)]
+  image = ax.imshow(shown, cmap=cmap, aspect="auto", origin="lower",
+                    norm=LogNorm(finite.min(), max(finite.max(), finite.min() + 1)) if len(finite) else None)
+  for i in range(len(ys)):
+    for j in range(len(xs)): ax.text(j, i, text[i, j], ha="center", va="center", fontsize=8, color="black" if np.isnan(shown[i, j]) else "white")
+  ax.set_xticks(range(len(xs)), [f"{x:g}" for x in xs])
+  ax.set_yticks(range(len(ys)), [f"{y:g}" for y in ys] if y_key else [""])
+  ax.set(xlabel=cli.flag(x_key), ylabel=cli.flag(y_key) if y_key else "")
+  if len(finite): fig.colorbar(image, ax=ax, label="median steps to 95% test accuracy")
+  ax.set_title("median steps to 95% test accuracy\n(runs that got there / runs)", fontsize=9)
+  fig.tight_layout()
+  try:
+    with files.replacing(out) as tmp: fig.savefig(tmp, dpi=120, format="png")
+  finally: plt.close(fig)
+  return out
+
+@cli.guarded
+def main(argv:list[str]|None=None):
+  parser = cli.ArgumentParser(prog="python -m tinyarith.sweep", description="Merge the slices of a sweep (each trained with "
+                              "--shard I/N) into its summary (sweep.json), phase diagram (phase.png) and overlaid curves (loss.png).")
+  parser.add_argument("sweep_dirs", nargs="+", type=Path, help="the slices' sweep directories (the same one if they shared a disk)")
+  parser.add_argument("-o", "--out", type=Path, help="where to write them (default: the first SWEEP_DIR)")
+  parser.add_argument("--axes", nargs=2, choices=[k for k in SWEPT], metavar="FLAG",
+                      help=f"the phase diagram's x and y: two of {', '.join(SWEPT)} (default: the first two swept besides seed)")
+  args = parser.parse_args(argv)
+  out = args.out or args.sweep_dirs[0]
+  print(report(merge(args.sweep_dirs, out, tuple(args.axes) if args.axes else None)))
+  print(f"wrote {out / cli.SWEEP_RECORD}, {out / 'phase.png'}, {out / 'loss.png'}")
+
+if __name__ == "__main__": main()
