@@ -2,11 +2,13 @@
 
   python bench/bench.py                       # every row; DEV=CPU|CL|CUDA picks tinygrad's device
   python bench/bench.py --rows grok-train addition-train --windows 7
+  python bench/bench.py --rows sweep --sweep-runs 8 --sweep-p 23 59 113   # R separate runs against one sweep of R
 
 Each rate is the median of --windows timed windows (about --window-s seconds each) after warm-up, with the device
 synchronised before every clock read. The first-step rows run a fresh process and time it from launch to the end of
 its first train step: with empty kernel caches (tinygrad's CACHEDB and POCL's POCL_CACHE_DIR in a new folder), and with
-them warm. The peak-rss rows run each experiment's defaults for 300 steps and report its maximum resident set."""
+them warm. The peak-rss rows run each experiment's defaults for 300 steps and report its maximum resident set. The sweep
+rows time grokking's train step for one run and for R seeds stacked into one model, in run-steps per second."""
 import argparse, math, os, platform, statistics, subprocess, sys, tempfile, time
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -122,7 +124,23 @@ def peak_rss(experiment:str, steps:int=300) -> float:
     if proc.returncode: sys.exit(f"{experiment} failed:\n{proc.stderr[-2000:]}")
   return int(proc.stdout) * (1 if sys.platform == "darwin" else 1024) / 2**30  # bytes on macOS, KiB on Linux
 
-ROWS = ["grok-train", "grok-eval", "addition-train", "first-step", "peak-rss"]
+def sweep_rates(p:int, n_runs:int, windows:int, window_s:float) -> tuple[float, float]:
+  """Run-steps/s of grokking's train step (defaults at modulus p) for one run, as each of n_runs separate runs goes, and for
+  a sweep of n_runs seeds stacked into one model (tinyarith.sweep)."""
+  from tinygrad import Tensor, Device
+  from tinyarith.config import RunConfig
+  from tinyarith.train import make_train_step, stack_rows
+  from tinyarith import sweep
+  runs = [RunConfig("grokking", Config(vocab=p + 1, ctx_len=3, n_out=p), {"p": p, "op": "+", "train_frac": 0.3}, seed=s) for s in range(n_runs)]
+  splits = [modular_split(p, "+", 0.3, r.seed)[:2] for r in runs]
+  one = make_train_step(*runs[0].build(), slice(2, 3))
+  stacked = make_train_step(*sweep.build(runs), slice(2, 3), runs=True)
+  x1, y1 = (Tensor(a).realize() for a in splits[0])
+  xs, ys = (Tensor(a).realize() for a in stack_rows(splits))
+  sync = Device[Device.DEFAULT].synchronize
+  return rate(lambda: one(x1, y1), sync, windows, window_s), n_runs * rate(lambda: stacked(xs, ys), sync, windows, window_s)
+
+ROWS = ["grok-train", "grok-eval", "addition-train", "first-step", "peak-rss", "sweep"]
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -130,6 +148,8 @@ def main():
   parser.add_argument("--windows", type=int, default=5)
   parser.add_argument("--window-s", type=float, default=3.0)
   parser.add_argument("--no-torch", action="store_true", help="tinyarith only")
+  parser.add_argument("--sweep-runs", type=int, default=8, help="runs in the sweep rows' sweep")
+  parser.add_argument("--sweep-p", type=int, nargs="+", default=[23, 59, 113], help="the sweep rows' moduli")
   parser.add_argument("--first-step-child", nargs=2, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.first_step_child: return first_step_child(*args.first_step_child)
@@ -163,6 +183,17 @@ def main():
     for experiment in ("grokking", "addition"):
       results.append((f"{experiment}: peak memory, first 300 steps", "GiB", {"tinyarith": peak_rss(experiment)}))
       print(f"  {experiment} peak memory: {results[-1][2]['tinyarith']:.2f} GiB", flush=True)
+
+  if "sweep" in args.rows:
+    sweeps = []
+    for p in args.sweep_p:
+      sweeps.append((p, *sweep_rates(p, args.sweep_runs, args.windows, args.window_s)))
+      print(f"  grok p={p}: one run {sweeps[-1][1]:.2f} steps/s, a sweep of {args.sweep_runs} {sweeps[-1][2]:.2f} run-steps/s", flush=True)
+    print(f"\n| grokking train step, p | {args.sweep_runs} separate runs (run-steps/s) | one sweep of {args.sweep_runs} (run-steps/s) | sweep/separate |")
+    print("|---|---|---|---|")
+    for p, one, stacked in sweeps: print(f"| {p} | {one:.3g} | {stacked:.3g} | {stacked / one:.2f}x |")
+    print("separate runs go one after another, each at one run's rate; a sweep trains its runs (seeds 0..) as one stacked model")
+    if not results: return
 
   print(f"\n| {'':44s} | {'tinyarith':>10s} | {'PyTorch':>10s} | tinyarith/PyTorch |\n|{'-'*46}|{'-'*12}|{'-'*12}|{'-'*19}|")
   for name, unit, v in results:

@@ -37,6 +37,21 @@ BAD = [  # (program, arguments, environment, what the line must name)
   ("grokking", ["--out", "{fresh}"], {"DEV": "NOSUCHDEVICE"}, "DEV"),
   ("grokking", ["--out", "{fresh}"], {"DEV": "CL:99"}, "DEV=CL:99"),  # opens, but cannot compile
   ("grokking", ["--out", "{fresh}"], {"DEV": "NULL"}, "DEV=NULL"),    # opens, but cannot copy out
+  ("grokking", ["--seed", "", "--out", "{fresh}"], {}, "--seed"),  # an empty list
+  ("grokking", ["--train-frac", "0.2,,0.3", "--out", "{fresh}"], {}, "--train-frac"),
+  ("grokking", ["--weight-decay", "0.3,x", "--out", "{fresh}"], {}, "--weight-decay"),
+  ("grokking", ["--seed", "5-2", "--out", "{fresh}"], {}, "--seed"),
+  ("grokking", ["--seed", "0,1,0", "--out", "{fresh}"], {}, "--seed"),
+  ("grokking", ["--seed", "0-1", "--lr", "1e-3,-1", "--out", "{fresh}"], {}, "--lr"),  # one bad value of a list
+  ("grokking", ["--seed", "0-1", "--train-frac", "0.3,1.5", "--out", "{fresh}"], {}, "--train-frac"),
+  ("grokking", ["--seed", "0-1", "--shard", "2/2", "--out", "{fresh}"], {}, "--shard"),
+  ("grokking", ["--seed", "0-1", "--shard", "0/3", "--out", "{fresh}"], {}, "--shard"),  # more slices than runs
+  ("grokking", ["--seed", "0-1", "--shard", "1of2", "--out", "{fresh}"], {}, "--shard"),
+  ("grokking", ["--shard", "0/2", "--out", "{fresh}"], {}, "--shard"),  # one run
+  ("grokking", ["--seed", "0-99999", "--out", "{fresh}"], {}, "--seed"),  # ~18 TiB
+  ("grokking", ["--seed", "0-1", "--devices", "CPU:0,CPU:0", "--out", "{fresh}"], {}, "--devices"),
+  ("grokking", ["--seed", "0-1", "--devices", "NOSUCH:0,CPU:1", "--out", "{fresh}"], {}, "--devices"),
+  ("grokking", ["--seed", "0-1", "--out", "{grok}"], {}, "--out"),  # a run's directory is no sweep's
   ("addition", ["--digits", "0"], {}, "--digits"),
   ("addition", ["--digits", "12"], {}, "--digits"),
   ("addition", ["--batch-size", "0"], {}, "--batch-size"),
@@ -54,6 +69,8 @@ BAD = [  # (program, arguments, environment, what the line must name)
   ("addition", ["--ask", "1+2", "--run", "{grok}"], {}, "not an addition run"),
   ("addition", ["--ask", "1+2"], {}, "--run"),
   ("addition", ["--ask", "1+2", "--run", "{file}"], {}, "--run"),
+  ("sweep", ["{file}"], {}, "SWEEP_DIR"),
+  ("sweep", ["{grok}"], {}, "SWEEP_DIR"),
   ("plot", ["{file}.missing"], {}, "metrics"),
   ("plot", ["{file}"], {}, "JSON"),
   ("plot", ["{run}", "-o", "{file}/x.png"], {}, "--out"),
@@ -86,7 +103,8 @@ IDS = [" ".join([p, *(x if len(x) < 40 else x[:20] + "..." for x in a), *(f"{k}=
 def test_bad_input_is_one_line_on_stderr_naming_the_flag_and_exit_2(paths, program, args, env, names):
   args = [a.format(**paths) for a in args]
   before = {p: p.stat().st_mtime_ns for p in Path(paths["run"]).iterdir() if p.name != ".lock"}  # the lock names the last writer
-  if program == "plot": result = subprocess.run([sys.executable, "-m", "tinyarith.plot", *args], capture_output=True, text=True, timeout=120)
+  if program in ("plot", "sweep"):
+    result = subprocess.run([sys.executable, "-m", f"tinyarith.{program}", *args], capture_output=True, text=True, timeout=120)
   else: result = experiment(program, *args, env=env, timeout=300)
   print(result.stderr)
   assert result.returncode == 2 and "Traceback" not in result.stderr
