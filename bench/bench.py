@@ -124,9 +124,9 @@ def peak_rss(experiment:str, steps:int=300) -> float:
     if proc.returncode: sys.exit(f"{experiment} failed:\n{proc.stderr[-2000:]}")
   return int(proc.stdout) * (1 if sys.platform == "darwin" else 1024) / 2**30  # bytes on macOS, KiB on Linux
 
-def sweep_rates(p:int, n_runs:int, windows:int, window_s:float) -> tuple[float, float]:
-  """Run-steps/s of grokking's train step (defaults at modulus p) for one run, as each of n_runs separate runs goes, and for
-  a sweep of n_runs seeds stacked into one model (tinyarith.sweep)."""
+def sweep_steps(p:int, n_runs:int) -> tuple[Callable[[], None], Callable[[], None], Callable[[], None]]:
+  """grokking's train step (defaults at modulus p) for one run, and for n_runs seeds stacked into one model
+  (tinyarith.sweep); and the sync."""
   from tinygrad import Tensor, Device
   from tinyarith.config import RunConfig
   from tinyarith.train import make_train_step, stack_rows
@@ -137,8 +137,12 @@ def sweep_rates(p:int, n_runs:int, windows:int, window_s:float) -> tuple[float, 
   stacked = make_train_step(*sweep.build(runs), slice(2, 3), runs=True)
   x1, y1 = (Tensor(a).realize() for a in splits[0])
   xs, ys = (Tensor(a).realize() for a in stack_rows(splits))
-  sync = Device[Device.DEFAULT].synchronize
-  return rate(lambda: one(x1, y1), sync, windows, window_s), n_runs * rate(lambda: stacked(xs, ys), sync, windows, window_s)
+  return (lambda: one(x1, y1)), (lambda: stacked(xs, ys)), Device[Device.DEFAULT].synchronize
+
+def sweep_rates(p:int, n_runs:int, windows:int, window_s:float) -> tuple[float, float]:
+  """Run-steps/s of one run, as each of n_runs separate runs goes, and of a sweep of n_runs stacked into one model."""
+  one, stacked, sync = sweep_steps(p, n_runs)
+  return rate(one, sync, windows, window_s), n_runs * rate(stacked, sync, windows, window_s)
 
 ROWS = ["grok-train", "grok-eval", "addition-train", "first-step", "peak-rss", "sweep"]
 

@@ -1,11 +1,12 @@
 """Where a step's time goes: run one JIT'd step of a bench workload under DEBUG=2 and list its kernels by time.
 
-  python bench/kernels.py grok train        # or: grok eval, addition train; --top N"""
+  python bench/kernels.py grok train        # or: grok eval, addition train; --top N
+  python bench/kernels.py grok train --sweep 8 --p 59   # a sweep of 8 seeds stacked into one model (tinyarith.sweep)"""
 import argparse, contextlib, io, re, sys, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tinygrad.helpers import Context
-from bench.bench import WORKLOADS, tinyarith_steps
+from bench.bench import WORKLOADS, sweep_steps, tinyarith_steps
 
 KERNEL = re.compile(r"\*\*\* \w+\s+\d+ (\S+)\s+arg.*tm\s+([\d.]+)(us|ms)/\s*[\d.]+ms \(\s*(\d+) GFLOPS")
 
@@ -14,9 +15,13 @@ def main():
   parser.add_argument("workload", choices=list(WORKLOADS))
   parser.add_argument("step", choices=("train", "eval"))
   parser.add_argument("--top", type=int, default=20)
+  parser.add_argument("--sweep", type=int, metavar="R", help="grok train only: R seeds stacked into one model, at modulus --p")
+  parser.add_argument("--p", type=int, default=113, help="the modulus, with --sweep")
   args = parser.parse_args()
-  train, evaluate, sync = tinyarith_steps(WORKLOADS[args.workload]())
-  step = train if args.step == "train" else evaluate
+  if args.sweep: step, sync = sweep_steps(args.p, args.sweep)[1:]
+  else:
+    train, evaluate, sync = tinyarith_steps(WORKLOADS[args.workload]())
+    step = train if args.step == "train" else evaluate
   for _ in range(3): step()  # run, capture, replay
   sync()
   with contextlib.redirect_stdout(out := io.StringIO()), Context(DEBUG=2):

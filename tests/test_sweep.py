@@ -146,3 +146,11 @@ def test_a_sweep_resumes_as_a_whole_and_a_run_of_it_alone(whole, tmp_path):
   shutil.copytree(whole / NAMES[1], alone := tmp_path / "alone")
   done("--resume", alone, "--steps", "60")
   same_curves(alone, sweep / NAMES[1])
+
+def test_a_diverging_run_stops_the_sweep_naming_it_and_every_run_keeps_its_last_good_checkpoint(tmp_path):
+  result = experiment("grokking", *SMALL, "--seed", "0-1", "--lr", "1e-2,1e30", "--out", out := tmp_path / "sweep")
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  message = result.stderr.strip().splitlines()[-1]
+  assert "the run seed0-frac0.3-wd1-lr1e+30" in message and "at step 20" in message and "last good checkpoint is step 0" in message, message
+  assert [json.loads((out / n / "checkpoint.json").read_text())["step"] for n in ("seed0-frac0.3-wd1-lr0.01", "seed0-frac0.3-wd1-lr1e+30")] == [0, 0]
+  assert outcomes(out)["seed0-frac0.3-wd1-lr0.01"]["steps"] == 20  # the summary is written all the same

@@ -145,11 +145,11 @@ def train(model, opt, data:Data, run:RunConfig|list[RunConfig], resume:bool=Fals
     if not files.disk_full(e): raise
     try: saved = min(checkpoint.read_record(out_dir)["step"] for out_dir in out_dirs)
     except BadInput: saved = None
-    raise DiskFull(f"the disk is full: writing {e.filename or 'to ' + str(out_dirs[0])} failed", resume_dir(runs, run), saved) from None
+    raise DiskFull(f"the disk is full: writing {e.filename or 'to ' + str(out_dirs[0])} failed", resume_dir(runs, isinstance(run, list)), saved) from None
 
-def resume_dir(runs:list[RunConfig], run) -> Path:
+def resume_dir(runs:list[RunConfig], stacked:bool) -> Path:
   """What --resume takes to go on: the run's directory, or the sweep's, which holds its runs'."""
-  return Path(runs[0].out).parent if isinstance(run, list) else Path(run.out)
+  return Path(runs[0].out).parent if stacked else Path(runs[0].out)
 
 def logged_rows(out_dir:Path, first:int) -> list[dict]:
   """The rows a run resumed at step `first` keeps: those up to it. Without a metrics file the run can still go on."""
@@ -167,7 +167,7 @@ def progress(rows:list[list[dict]]) -> str:
 
 def train_locked(model, opt, data:Data, runs:list[RunConfig], stacked:bool, resume:bool) -> list[list[dict]]:
   run, out_dirs, first, elapsed = runs[0], [Path(r.out) for r in runs], 0, 0.0
-  ckpt_every, where = run.ckpt_every or run.eval_every, resume_dir(runs, runs if stacked else run)
+  ckpt_every, where = run.ckpt_every or run.eval_every, resume_dir(runs, stacked)
   single = checkpoint.training_state(*run.build()) if stacked else None  # one run's state: what each run's checkpoint holds
   if resume:  # first: a bad checkpoint changes nothing
     records = checkpoint.load_runs(out_dirs, model, opt, single) if stacked else [checkpoint.load(where, model, opt, data.rng)]
@@ -182,7 +182,7 @@ def train_locked(model, opt, data:Data, runs:list[RunConfig], stacked:bool, resu
   eval_chunks = {name: chunks(*eval_set) for name, eval_set in data.eval_sets.items()}
   train_step, start = make_train_step(model, opt, data.span, stacked), time.perf_counter() - elapsed
   step, saved = first, first if resume else None
-  name = lambda r: f"the run {out_dirs[r].name}: " if stacked else ""
+  which = lambda r: f"the run {out_dirs[r].name}: " if stacked else ""
   def stopped(why:str) -> Diverged:
     kept = "no checkpoint was written" if saved is None else f"its last good checkpoint is step {saved} in {where}"
     return Diverged(f"{why}: the {'sweep' if stacked else 'run'} stopped; {kept}")
@@ -199,7 +199,7 @@ def train_locked(model, opt, data:Data, runs:list[RunConfig], stacked:bool, resu
       run_rows.append(row)
     for r, run_rows in enumerate(rows):
       if bad := [k for k, v in run_rows[-1].items() if k.endswith("_loss") and not math.isfinite(v)]:
-        raise stopped(f"{name(r)}{bad[0]} is {run_rows[-1][bad[0]]} at step {step}")
+        raise stopped(f"{which(r)}{bad[0]} is {run_rows[-1][bad[0]]} at step {step}")
 
   def states() -> list[dict[str, np.ndarray]]:
     state = checkpoint.training_state(model, opt)
@@ -209,7 +209,7 @@ def train_locked(model, opt, data:Data, runs:list[RunConfig], stacked:bool, resu
     nonlocal saved
     run_states = states()
     if bad := [r for r, state in enumerate(run_states) if not checkpoint.finite(state)]:
-      raise stopped(f"{name(bad[0])}the weights are not finite at step {step}")
+      raise stopped(f"{which(bad[0])}the weights are not finite at step {step}")
     for out_dir, state in zip(out_dirs, run_states):
       checkpoint.save(out_dir, state, step, round(time.perf_counter() - start, 3), data.rng)
     saved = step
