@@ -199,8 +199,9 @@ def phase_diagram(runs:list[dict], flags:dict, out:Path, axes:tuple[str, str]|No
   finite = shown[np.isfinite(shown)]
   image = ax.imshow(shown, cmap=cmap, aspect="auto", origin="lower",
                     norm=LogNorm(finite.min(), max(finite.max(), finite.min() + 1)) if len(finite) else None)
+  bright = lambda v: np.isnan(v) or image.norm(v) > 0.6  # grey, or viridis's yellow end: black text
   for i in range(len(ys)):
-    for j in range(len(xs)): ax.text(j, i, text[i, j], ha="center", va="center", fontsize=8, color="black" if np.isnan(shown[i, j]) else "white")
+    for j in range(len(xs)): ax.text(j, i, text[i, j], ha="center", va="center", fontsize=8, color="black" if bright(shown[i, j]) else "white")
   ax.set_xticks(range(len(xs)), [f"{x:g}" for x in xs])
   ax.set_yticks(range(len(ys)), [f"{y:g}" for y in ys] if y_key else [""])
   ax.set(xlabel=cli.flag(x_key), ylabel=cli.flag(y_key) if y_key else "")
