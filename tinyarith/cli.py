@@ -61,13 +61,14 @@ def add_train_args(parser:argparse.ArgumentParser, sweep:bool=False):
   g.add_argument("--steps", type=int, default=1000, help="optimizer steps")
   g.add_argument("--eval-every", type=int, default=100, help="steps between reads of the train/test loss and accuracy")
   g.add_argument("--ckpt-every", type=int, help="steps between checkpoints (default: at every evaluation)")
-  g.add_argument("--seed", type=integer, default=0, help="seeds the initialisation, the data split and the batch order" + (more and "; a range 0-9 too"))
+  g.add_argument("--seed", type=integer, default=0, help="seeds the initialisation, the data split and the batch order" + more + (more and ", and so does a range 0-9"))
   g.add_argument("--out", help="run directory (default: runs/<name from the flags>)")
-  g.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint, with its flags; "
+  g.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint, with its flags"
+                 + (" (or every run of the sweep in a sweep's directory)" if sweep else "") + "; "
                  "only --steps, --eval-every and --ckpt-every may change" + (" (and --shard, --devices)" if sweep else ""))
   if sweep:
     g = parser.add_argument_group("sweeps (a flag given a list: each combination of the values is a run, all trained as one model)")
-    g.add_argument("--shard", type=shard, help="I/N: train only the I-th of N equal slices of the sweep's runs (I from 0), "
+    g.add_argument("--shard", type=shard, metavar="I/N", help="I/N: train only the I-th of N equal slices of the sweep's runs (I from 0), "
                    "e.g. one per machine; python -m tinyarith.sweep merges the slices' directories")
     g.add_argument("--devices", type=lambda s: tuple(s.split(",")), help="devices to split the runs across, e.g. CUDA:0,CUDA:1 "
                    "(default: the one DEV names)")
