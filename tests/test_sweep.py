@@ -119,6 +119,8 @@ def test_the_summary_records_each_runs_settings_and_its_steps_to_95_and_99_or_wh
   assert sweep.report(list(runs.values())).splitlines() == ["2 of 3 runs reached 95% test accuracy, median step 150",
                                                             "1 of 3 runs reached 99% test accuracy, median step 200", "1 runs not run here"]
   for picture in ("phase.png", "loss.png"): assert (tmp_path / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  from tinyarith.plot import runs_in  # python -m tinyarith.plot SWEEP_DIR draws the runs that ran
+  assert [p.name for p in runs_in(tmp_path)] == list(accs) and runs_in(tmp_path / list(accs)[0]) == [tmp_path / list(accs)[0]]
 
 def test_two_slices_of_a_sweep_merge_into_the_whole_sweep(whole, tmp_path):
   for i in (0, 1): done(*SWEEP, "--shard", f"{i}/2", "--out", tmp_path / f"slice{i}")

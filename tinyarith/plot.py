@@ -48,14 +48,20 @@ def plot_runs(runs:list[str|Path], out:str|Path) -> Path:
   finally: plt.close(fig)
   return out
 
+def runs_in(path:str|Path) -> list[Path]:
+  """The runs a path names: itself, or the runs of a sweep's directory (those of its subdirectories that hold metrics)."""
+  path = Path(path)
+  if not (path / cli.SWEEP_RECORD).is_file() or (path / "metrics.jsonl").exists(): return [path]
+  return sorted(d for d in path.iterdir() if (d / "metrics.jsonl").is_file())
+
 @cli.guarded
 def main(argv:list[str]|None=None):
   parser = cli.ArgumentParser(prog="python -m tinyarith.plot", description=__doc__)
-  parser.add_argument("runs", nargs="+", help="run directories (or metrics.jsonl files)")
-  parser.add_argument("-o", "--out", help="PNG to write (default: RUN_DIR/loss.png for one run, loss.png for several)")
+  parser.add_argument("runs", nargs="+", help="run directories (or metrics.jsonl files), or a sweep's directory: all its runs")
+  parser.add_argument("-o", "--out", help="PNG to write (default: RUN_DIR/loss.png for one run or a sweep, loss.png for several)")
   args = parser.parse_args(argv)
   out = args.out or (Path(args.runs[0]) / "loss.png" if len(args.runs) == 1 and Path(args.runs[0]).is_dir() else "loss.png")
-  try: print(f"wrote {plot_runs(args.runs, out)}")
+  try: print(f"wrote {plot_runs([run for path in args.runs for run in runs_in(path)], out)}")
   except OSError as e: cli.fail(f"--out {out}: cannot write the plot ({e.strerror})")
 
 if __name__ == "__main__": main()
