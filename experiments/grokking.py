@@ -1,44 +1,5 @@
 """Grokking: a 1-layer transformer memorises modular arithmetic on a fraction of the pairs, then generalises.
-Defaults are the setup of Nanda et al. 2023, "Progress measures for grokking via mechanistic interpretability"."""
-from tinygrad import Tensor
-from tinyarith import cli, sweep
-from tinyarith.config import RunConfig
-from tinyarith.data import OPS, modular_split
-from tinyarith.loss import target_span
-from tinyarith.metrics import summary
-from tinyarith.train import Data, train
-
-OP_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "div", "x2+y2": "sqsum"}  # for run directory names
-
-def config_of(args) -> RunConfig:
-  return cli.run_config(args, "grokking", {"p": args.p, "op": args.op, "train_frac": args.train_frac},
-                        f"grokking-{OP_NAMES[args.op]}-p{args.p}-seed{args.seed}", vocab=args.p + 1, ctx_len=3, n_out=args.p)
-
-def split_of(run:RunConfig): return modular_split(run.data["p"], run.data["op"], run.data["train_frac"], run.seed)
-
-@cli.guarded
-def main():
-  parser = cli.ArgumentParser(description=__doc__)
-  g = parser.add_argument_group("data")
-  g.add_argument("--p", type=int, default=113, help="the modulus; tokens are 0..p-1 and '=' is p")
-  g.add_argument("--op", choices=list(OPS), default="+", help="a op b mod p (/ keeps b invertible mod p)")
-  g.add_argument("--train-frac", type=cli.values(float), default=0.3, help="fraction of all pairs to train on; the rest is the test set" + cli.SWEEP)
-  cli.add_model_args(parser)
-  cli.add_train_args(parser, sweep=True)
-  parser.set_defaults(steps=25000, eval_every=100)
-  args = cli.parse_args(parser)
-  if sweep.is_sweep(vars(args)): return sweep.run(args, f"grokking-{OP_NAMES[args.op]}-p{args.p}", config_of, split_of)
-  for name in ("shard", "devices"):
-    if getattr(args, name): cli.fail(f"{cli.flag(name)}: splits a sweep (a flag given a list); this is one run")
-
-  run = config_of(args)
-  x_train, y_train, x_test, y_test = split_of(run)
-  out = cli.make_run_dir(run, resume=bool(args.resume))
-  print(f"{len(x_train)} train / {len(x_test)} test pairs of a {args.op} b mod {args.p}; writing {out}/")
-  train_set, test_set = (Tensor(x_train), Tensor(y_train)), (Tensor(x_test), Tensor(y_test))
-  rows = train(*run.build(), Data(lambda: train_set, {"train": train_set, "test": test_set}, span=target_span(y_train, y_test)),
-               run, resume=bool(args.resume))
-  print(summary(rows))
-  print(f"wrote {out}/config.json, metrics.jsonl, checkpoint.json, model.safetensors, loss.png")
+The experiment lives in tinyarith/grokking.py, where run() is the same from Python."""
+from tinyarith.grokking import main
 
 if __name__ == "__main__": main()

@@ -71,10 +71,10 @@ def build(runs:list[RunConfig], devices:tuple[str, ...]|None=None):
 
 Split = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x_train, y_train, x_test, y_test
 
-def run(args:argparse.Namespace, name:str, config_of:Callable[[argparse.Namespace], RunConfig], split_of:Callable[[RunConfig], Split]):
+def run(args:argparse.Namespace, name:str, config_of:Callable[[argparse.Namespace], RunConfig], split_of:Callable[[RunConfig], Split]) -> list[dict]:
   """Train the sweep that args lists (its --shard slice, across --devices) into runs/<name>-<swept flags>/ (or --out, or
-  --resume's), then write its summary and pictures. config_of makes a run's RunConfig from flags of one value each;
-  split_of its data. Everything is checked before anything is written."""
+  --resume's), then write its summary and pictures, and return its runs' outcomes (merge). config_of makes a run's RunConfig
+  from flags of one value each; split_of its data. Everything is checked before anything is written."""
   flags = {k: v for k, v in vars(args).items() if k not in NOT_SWEEP_FLAGS}
   out, resume = Path(args.resume or args.out or f"runs/{name}-{sweep_name(flags)}"), bool(args.resume)
   settings = shard(grid(flags), args.shard)
@@ -97,7 +97,8 @@ def run(args:argparse.Namespace, name:str, config_of:Callable[[argparse.Namespac
   print(f"{len(runs)} runs{'' if args.shard is None else f' (slice {args.shard[0]}/{args.shard[1]})'} trained as one model"
         f"{f' across {len(devices)} devices' if devices else ''}; writing {out}/")
   try: train(*build(runs, devices), Data(lambda: train_set, {"train": train_set, "test": test_set}, span=span), runs, resume)
-  finally: print(report(merge([out], out, quiet=args.shard is not None)))
+  finally: print(report(outcomes := merge([out], out, quiet=args.shard is not None)))
+  return outcomes
 
 def check_devices(devices:tuple[str, ...]|None, n_runs:int) -> tuple[str, ...]|None:
   if not devices: return None

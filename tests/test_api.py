@@ -1,0 +1,25 @@
+"""The Python API a notebook uses: the README's lines, run as they are written there (smaller)."""
+import pytest
+from tinyarith import grokking, metrics, plot
+from tinyarith.errors import BadInput
+
+SMALL = dict(p=13, d_model=16, n_heads=2, d_mlp=32, lr=1e-2, steps=40, eval_every=20)
+
+def test_a_notebook_trains_a_run_reads_its_metrics_and_draws_it(tmp_path):
+  rows = grokking.run(**SMALL, train_frac=0.5, out=str(tmp_path / "run"))
+  assert [r["step"] for r in rows] == [0, 20, 40] and rows == metrics.read_metrics(tmp_path / "run")
+  assert rows[-1]["train_loss"] < rows[0]["train_loss"] and "final (step 40)" in metrics.summary(rows)
+  fig = plot.figure([tmp_path / "run"])
+  assert len(fig.axes[0].lines) == 2  # train and test loss
+  again = grokking.run(resume=str(tmp_path / "run"), steps=60)  # its own settings; only how long changes
+  assert [r["step"] for r in again] == [0, 20, 40, 60] and again[:3] == rows
+
+def test_a_notebook_sweeps_with_lists_and_gets_each_runs_outcome(tmp_path):
+  outcomes = grokking.run(**SMALL, seed=range(2), train_frac=[0.3, 0.5], out=str(tmp_path / "sweep"))
+  assert [(r["seed"], r["train_frac"]) for r in outcomes] == [(0, 0.3), (0, 0.5), (1, 0.3), (1, 0.5)]
+  assert all(r["steps"] == 40 for r in outcomes) and (tmp_path / "sweep" / "phase.png").is_file()
+
+def test_bad_settings_raise_naming_the_setting(tmp_path):
+  with pytest.raises(BadInput, match="train_frac"): grokking.run(**SMALL, train_frac=1.5, out=str(tmp_path / "a"))
+  with pytest.raises(TypeError, match="modulus"): grokking.run(modulus=7)
+  assert not (tmp_path / "a").exists()
