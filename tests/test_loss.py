@@ -91,3 +91,13 @@ def test_target_span_is_the_smallest_run_of_positions_holding_every_kept_target(
   assert target_span(grokking) == slice(2, 3)
   assert target_span(np.array([[-1, 3, -1, -1]]), np.array([[-1, -1, -1, 4]])) == slice(1, 4)
   with pytest.raises(ValueError, match="no kept targets"): target_span(np.full((2, 3), -1))
+
+@pytest.mark.parametrize("n", [41, 97])  # float32 n · (1/n) is not 1 for these: a fraction times its count drifted off 1
+def test_an_evaluation_that_gets_every_answer_right_reads_exactly_1(n):
+  from tinyarith.train import chunks, make_evaluator
+  x = np.stack([np.arange(n) % 7, np.zeros(n, dtype=int), np.arange(n) % 5], 1)  # the last token is the answer
+  y = np.full_like(x, IGNORE)
+  y[:, 2] = x[:, 2]
+  oracle = lambda tokens, span: tokens[..., span].one_hot(5).float() * 10  # always right
+  loss, acc = make_evaluator(oracle, slice(2, 3))(chunks(Tensor(x), Tensor(y)))
+  assert acc == 1.0 and loss < 1e-3

@@ -47,10 +47,13 @@ def cross_entropy(logits:Tensor, targets:Tensor, runs:bool=False) -> Tensor:
   grad = (grad * keep.unsqueeze(-1) / n_kept.unsqueeze(-1)).cast(logits.dtype)  # the matmuls it flows into read their own dtype
   return with_gradient(((row_loss * keep).sum(axes, keepdim=True) / n_kept).sum(axes), logits, grad)
 
+def correct(logits:Tensor, targets:Tensor, runs:bool=False) -> Tensor:
+  """How many kept positions have the target as their argmax (each run's, (R,), with runs=True: see cross_entropy)."""
+  return ((logits.argmax(-1) == targets) & (targets != IGNORE)).sum(kept_axes(targets, runs))
+
 def accuracy(logits:Tensor, targets:Tensor, runs:bool=False) -> Tensor:
   """Fraction of the kept positions whose argmax is the target (each run's, (R,), with runs=True: see cross_entropy)."""
-  keep, axes = targets != IGNORE, kept_axes(targets, runs)
-  return ((logits.argmax(-1) == targets) & keep).sum(axes) / keep.sum(axes).maximum(1)
+  return correct(logits, targets, runs) / (targets != IGNORE).sum(kept_axes(targets, runs)).maximum(1)
 
 def target_span(*targets:np.ndarray) -> slice:
   """The smallest run of positions that holds every kept target of these (N, T) arrays: the only positions the model

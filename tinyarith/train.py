@@ -10,7 +10,7 @@ from tinygrad import Tensor, TinyJit, Context, Device
 from tinygrad.helpers import round_up, tqdm
 from tinygrad.engine import worker
 from tinygrad.nn.state import safe_load, load_state_dict
-from tinyarith.loss import IGNORE, cross_entropy, accuracy, kept_axes
+from tinyarith.loss import IGNORE, cross_entropy, correct, kept_axes
 from tinyarith.model import Config, Transformer
 from tinyarith import checkpoint, files
 from tinyarith.config import RunConfig
@@ -74,9 +74,9 @@ def make_evaluator(model, span:slice=slice(None), runs:bool=False) -> Callable[[
   def sums(x:Tensor, y:Tensor) -> Tensor:
     logits, y = model(x, span), y[..., span]
     kept = (y != IGNORE).sum(kept_axes(y, runs))
-    loss, acc = cross_entropy(logits, y, runs) * kept, accuracy(logits, y, runs) * kept
-    Tensor.realize(loss, acc, kept)  # together: realizing them one by one, or stacking them first, ran the forward pass for each
-    return Tensor.stack(loss, acc, kept.cast(loss.dtype), dim=-1).realize()  # (3,) or (R, 3): one read per chunk
+    loss, hits = cross_entropy(logits, y, runs) * kept, correct(logits, y, runs)  # counts, not fractions × kept: exact
+    Tensor.realize(loss, hits, kept)  # together: realizing them one by one, or stacking them first, ran the forward pass for each
+    return Tensor.stack(loss, hits.cast(loss.dtype), kept.cast(loss.dtype), dim=-1).realize()  # (3,) or (R, 3): one read per chunk
   steps: dict[tuple, TinyJit] = {}
   def evaluate(parts:list[Batch]) -> tuple:
     total = 0
