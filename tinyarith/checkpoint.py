@@ -12,6 +12,7 @@ from tinygrad import Tensor
 from tinygrad.nn.state import get_state_dict, safe_load
 from tinyarith import files
 from tinyarith.errors import BadInput
+from tinyarith.model import place
 
 RECORD = "checkpoint.json"
 
@@ -85,11 +86,6 @@ def read(run_dir:Path, state:dict[str, Tensor], rng:np.random.Generator|None=Non
   if (record["rng"] is None) != (rng is None): raise CheckpointError(f"the checkpoint in {run_dir} is from a run with a different data stream")
   return record, saved
 
-def place(array:np.ndarray, like:Tensor) -> Tensor:
-  """array on like's device, or split across its devices as like is (a stack of runs sharded on its run axis)."""
-  if isinstance(like.device, tuple): return Tensor(array).shard(like.device, axis=like.uop.axis)
-  return Tensor(array, device=like.device)
-
 def load(run_dir:Path, model, opt, rng:np.random.Generator|None=None) -> dict:
   """Put run_dir's checkpoint into model, opt and rng (in place: whatever reads them sees the loaded values); returns its record.
   A missing, corrupt or mismatched checkpoint is a CheckpointError, raised before anything is changed."""
@@ -109,5 +105,5 @@ def load_runs(run_dirs:list[Path], model, opt, single:dict[str, Tensor]) -> list
     if k not in single: continue
     runs = [s[k].numpy() for s in saved]
     array = runs[0] if single[k].shape == t.shape else np.stack(runs).reshape(t.shape)
-    t.assign(place(array, t)).realize()
+    t.assign(place(array, t.device, t.uop.axis if isinstance(t.device, tuple) else None)).realize()  # split as t is
   return list(records)

@@ -61,7 +61,8 @@ def add_train_args(parser:argparse.ArgumentParser, sweep:bool=False):
   g.add_argument("--steps", type=int, default=1000, help="optimizer steps")
   g.add_argument("--eval-every", type=int, default=100, help="steps between reads of the train/test loss and accuracy")
   g.add_argument("--ckpt-every", type=int, help="steps between checkpoints (default: at every evaluation)")
-  g.add_argument("--seed", type=integer, default=0, help="seeds the initialisation, the data split and the batch order" + more + (more and ", and so does a range 0-9"))
+  g.add_argument("--seed", type=integer, default=0,
+                 help="seeds the initialisation, the data split and the batch order" + more + (more and ", and so does a range 0-9"))
   g.add_argument("--out", help="run directory (default: runs/<name from the flags>)")
   g.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint, with its flags"
                  + (" (or every run of the sweep in a sweep's directory)" if sweep else "") + "; "
@@ -104,7 +105,8 @@ SWEEP_RECORD = "sweep.json"  # in a sweep's directory: the flags it was started 
 
 def saved_flags(out_dir:Path) -> dict:
   """The flags, by dest, that a run (its config.json) or a sweep (its sweep.json) was started with."""
-  if not (out_dir / "config.json").exists() and (out_dir / SWEEP_RECORD).exists(): return dict(json.loads((out_dir / SWEEP_RECORD).read_text())["flags"])
+  if not (out_dir / "config.json").exists() and (out_dir / SWEEP_RECORD).exists():
+    return dict(json.loads((out_dir / SWEEP_RECORD).read_text())["flags"])
   return RunConfig.from_dict(json.loads((out_dir / "config.json").read_text())).flags()
 
 def shown(value) -> str: return ",".join(map(str, value)) if isinstance(value, list) else str(value)
@@ -118,11 +120,13 @@ def check_device():
   try: opens(Device.DEFAULT)
   except Exception as e:
     if chosen is None: return use_x86()
-    fail(f"DEV={chosen} cannot be opened here ({str(e).splitlines()[-1] if str(e) else type(e).__name__}); "
+    fail(f"DEV={chosen} cannot be opened here ({why(e)}); "
          "`python -m tinygrad.device` lists what works")
   if Device.DEFAULT == "CPU" and type(Device["CPU"].renderer).__name__ == "ClangRenderer" and shutil.which("clang") is None:
     if chosen is not None: fail(f"DEV={chosen} needs the clang binary: {NO_DEVICE}")
     use_x86()
+
+def why(e:Exception) -> str: return str(e).splitlines()[-1] if str(e) else type(e).__name__  # a device error's last line
 
 def opens(device:str):
   """Run one small kernel on device and read its result back: a device that opens but cannot compile (DEV=CL:99) or

@@ -3,11 +3,10 @@ Validated when made, saved as RUN_DIR/config.json, read back by --resume; RunCon
 import math
 from dataclasses import dataclass, field, asdict, fields
 import numpy as np
-from tinygrad import Tensor
 from tinygrad.nn.optim import AdamW
 from tinygrad.nn.state import get_parameters
 from tinyarith.errors import BadInput
-from tinyarith.model import RUN_RANK, Config, Transformer
+from tinyarith.model import RUN_RANK, Config, Transformer, place
 
 def adamw(model, lr:float|list[float]=1e-3, beta1:float=0.9, beta2:float=0.98, weight_decay:float|list[float]=1.0) -> AdamW:
   """AdamW with decoupled weight decay. Lists give each run of a stacked model (model.stack) its own learning rate and weight
@@ -15,9 +14,7 @@ def adamw(model, lr:float|list[float]=1e-3, beta1:float=0.9, beta2:float=0.98, w
   if not isinstance(lr, (list, tuple)) and not isinstance(weight_decay, (list, tuple)):
     return AdamW(get_parameters(model), lr=lr, b1=beta1, b2=beta2, weight_decay=weight_decay)
   opt = AdamW(get_parameters(model), lr=1.0, b1=beta1, b2=beta2, weight_decay=0.0)
-  def per_run(v) -> Tensor:  # (R, 1, 1, 1), split across devices as the stack's weights are
-    t = Tensor(np.array(v, dtype=np.float32).reshape(-1, *[1] * (RUN_RANK - 1)))
-    return (t.shard(opt.device, axis=0) if isinstance(opt.device, tuple) else t.to(opt.device)).realize()
+  per_run = lambda v: place(np.array(v, dtype=np.float32).reshape(-1, *[1] * (RUN_RANK - 1)), opt.device)  # (R, 1, 1, 1), split as the weights are
   opt.lr, opt.wd = per_run(lr), per_run(weight_decay)
   return opt
 

@@ -124,6 +124,11 @@ class Transformer:
 
 RUN_RANK = 4  # rank of a stacked weight: the activations of stacked runs are (R, B, T, C)
 
+def place(array:np.ndarray, device:str|tuple[str, ...], axis:int|None=0) -> Tensor:
+  """array as a realized Tensor on device, or, on a tuple of devices, split across them on axis (a stack's run axis; None:
+  a whole copy on each)."""
+  return (Tensor(array, device=device) if isinstance(device, str) else Tensor(array).shard(device, axis=axis)).realize()
+
 def stack(models:list[Transformer]) -> Transformer:
   """One Transformer that runs models of one Config side by side, tokens (R, B, T) -> logits (R, B, T_out, n_classes), run r
   with model r's weights. Each weight is theirs stacked on a leading run axis, (R, 1, .., *shape) of rank RUN_RANK, so that

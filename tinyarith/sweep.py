@@ -10,14 +10,14 @@ import argparse, itertools, json, os, sys
 from pathlib import Path
 from typing import Callable
 import numpy as np
-from tinygrad import Tensor
+from tinygrad import Device, Tensor
 from tinygrad.nn.state import get_parameters
 from tinyarith import checkpoint, cli, files
 from tinyarith.config import RunConfig, adamw
 from tinyarith.errors import BadInput
 from tinyarith.loss import target_span
 from tinyarith.metrics import first_step, read_metrics
-from tinyarith.model import Transformer, stack
+from tinyarith.model import Transformer, place, stack
 from matplotlib.colors import LogNorm
 from tinyarith.plot import plot_runs, plt
 from tinyarith.train import Data, stack_rows, train
@@ -90,7 +90,7 @@ def run(args:argparse.Namespace, name:str, config_of:Callable[[argparse.Namespac
   check_dirs(out, runs, flags, resume)
   splits = [split_of(r) for r in runs]
   files.write_text(out / cli.SWEEP_RECORD, json.dumps({"flags": flags, "runs": []}, indent=1) + "\n")
-  on = lambda a: (Tensor(a).shard(devices, axis=0) if devices else Tensor(a)).realize()
+  on = lambda a: place(a, devices or Device.DEFAULT)
   (x_train, y_train), (x_test, y_test) = (stack_rows([(s[i], s[i + 1]) for s in splits]) for i in (0, 2))
   train_set, test_set = (on(x_train), on(y_train)), (on(x_test), on(y_test))
   span = target_span(*(s[1] for s in splits), *(s[3] for s in splits))
@@ -106,15 +106,19 @@ def check_devices(devices:tuple[str, ...]|None, n_runs:int) -> tuple[str, ...]|N
     raise BadInput("devices", f"{','.join(devices)}: give distinct devices, at most one per run ({n_runs} runs)")
   for device in devices:
     try: cli.opens(device)
-    except Exception as e: raise BadInput("devices", f"{device} cannot be opened here ({str(e).splitlines()[-1] if str(e) else type(e).__name__})") from None
+    except Exception as e: raise BadInput("devices", f"{device} cannot be opened here ({cli.why(e)})") from None
   return devices
+
+def recorded_flags(sweep_dir:Path, field:str|None) -> dict|None:
+  """The flags sweep_dir's sweep.json records, None where it has none; an unreadable one is BadInput naming field."""
+  if not (Path(sweep_dir) / cli.SWEEP_RECORD).exists(): return None
+  try: return cli.saved_flags(Path(sweep_dir))
+  except (OSError, ValueError, KeyError, TypeError) as e: raise BadInput(field, f"{Path(sweep_dir) / cli.SWEEP_RECORD} is unreadable ({e})") from None
 
 def check_dirs(out:Path, runs:list[RunConfig], flags:dict, resume:bool):
   """Refuse, before writing anything: another sweep's directory, a fresh sweep over checkpointed runs, a run another process writes."""
   field = "resume" if resume else "out"
-  if (out / cli.SWEEP_RECORD).exists():
-    try: theirs = cli.saved_flags(out)
-    except (OSError, ValueError, KeyError, TypeError) as e: raise BadInput(field, f"{out / cli.SWEEP_RECORD} is unreadable ({e})") from None
+  if (theirs := recorded_flags(out, field)) is not None:
     if diff := [k for k in flags if k not in cli.RESUMABLE and theirs.get(k) != flags[k]]:
       raise BadInput(field, f"{out} holds a sweep with {cli.flag(diff[0])} {cli.shown(theirs.get(diff[0]))}, not {cli.shown(flags[diff[0]])}")
   elif (out / "config.json").exists(): raise BadInput(field, f"{out} holds a run, not a sweep")
@@ -142,21 +146,18 @@ def outcome(run_dir:Path) -> dict:
 def merge(sweep_dirs:list[Path], out:Path, axes:tuple[str, str]|None=None, quiet:bool=False) -> list[dict]:
   """The summary of the sweep whose runs are in sweep_dirs (its slices, wherever they ran), written to out/sweep.json with
   phase.png and loss.png; a run found in none is "not run" (a warning, unless quiet). Dirs of different sweeps are BadInput."""
-  records = {}
-  for d in sweep_dirs:
-    try: records[d] = cli.saved_flags(Path(d)) if (Path(d) / cli.SWEEP_RECORD).exists() else None
-    except (OSError, ValueError, KeyError, TypeError) as e: raise BadInput(None, f"SWEEP_DIR {Path(d) / cli.SWEEP_RECORD} is unreadable ({e})") from None
-    if records[d] is None: raise BadInput(None, f"SWEEP_DIR {d} is not a sweep's directory (it has no {cli.SWEEP_RECORD})")
+  records = {d: recorded_flags(d, None) for d in sweep_dirs}
+  if bare := next((d for d, f in records.items() if f is None), None):
+    raise BadInput(None, f"SWEEP_DIR {bare} is not a sweep's directory (it has no {cli.SWEEP_RECORD})")
   flags = records[sweep_dirs[0]]
   if other := next((d for d, f in records.items() if f != flags), None):
     raise BadInput(None, f"SWEEP_DIR {sweep_dirs[0]} and {other} hold different sweeps (their flags differ)")
-  found = {}
+  names, found = {run_name(s): s for s in grid(flags)}, {}
   for d in sweep_dirs:
-    for s in grid(flags):
-      run_dir = Path(d) / run_name(s)
-      if (run_dir / "metrics.jsonl").is_file() and (run_dir / "config.json").is_file(): found.setdefault(run_name(s), run_dir)
-  runs = [outcome(found[run_name(s)]) if run_name(s) in found else {"run": run_name(s), **s, "steps_to_95": "not run", "steps_to_99": "not run"}
-          for s in grid(flags)]
+    for name in names:
+      if (Path(d) / name / "metrics.jsonl").is_file() and (Path(d) / name / "config.json").is_file(): found.setdefault(name, Path(d) / name)
+  runs = [outcome(found[name]) if name in found else {"run": name, **s, "steps_to_95": "not run", "steps_to_99": "not run"}
+          for name, s in names.items()]
   if missing := [r["run"] for r in runs if r["steps_to_95"] == "not run"]:
     if not quiet: print(f"warning: {len(missing)} of the sweep's {len(runs)} runs are in none of {', '.join(map(str, sweep_dirs))}: "
                         f"{', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}", file=sys.stderr)

@@ -11,7 +11,7 @@ from tinygrad.helpers import round_up, tqdm
 from tinygrad.engine import worker
 from tinygrad.nn.state import safe_load, load_state_dict
 from tinyarith.loss import IGNORE, cross_entropy, correct, kept_axes
-from tinyarith.model import Config, Transformer
+from tinyarith.model import Config, Transformer, place
 from tinyarith import checkpoint, files
 from tinyarith.config import RunConfig
 from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted
@@ -64,8 +64,7 @@ def chunks(x:Tensor, y:Tensor) -> list[Batch]:
   host: slices of a device Tensor scheduled two kernels per chunk, 1.5 s of a start."""
   size = chunk_size(x.shape[-2], x.shape[-1] * (x.shape[0] if x.ndim == 3 else 1))
   xs, ys = (t.numpy() for t in pad_rows(x, y, size))
-  part = lambda a, like, i: checkpoint.place(a[..., i:i + size, :], like).realize()  # on x's device(s)
-  return [(part(xs, x, i), part(ys, y, i)) for i in range(0, xs.shape[-2], size)]
+  return [(place(xs[..., i:i + size, :], x.device), place(ys[..., i:i + size, :], x.device)) for i in range(0, xs.shape[-2], size)]
 
 def make_evaluator(model, span:slice=slice(None), runs:bool=False) -> Callable[[list[Batch]], tuple]:
   """evaluate(chunks(x, y)) -> (loss, accuracy) over the kept targets of the set x, y (each run's, two (R,) arrays, with
@@ -145,7 +144,8 @@ def train(model, opt, data:Data, run:RunConfig|list[RunConfig], resume:bool=Fals
     if not files.disk_full(e): raise
     try: saved = min(checkpoint.read_record(out_dir)["step"] for out_dir in out_dirs)
     except BadInput: saved = None
-    raise DiskFull(f"the disk is full: writing {e.filename or 'to ' + str(out_dirs[0])} failed", resume_dir(runs, isinstance(run, list)), saved) from None
+    where = resume_dir(runs, isinstance(run, list))
+    raise DiskFull(f"the disk is full: writing {e.filename or 'to ' + str(out_dirs[0])} failed", where, saved) from None
 
 def resume_dir(runs:list[RunConfig], stacked:bool) -> Path:
   """What --resume takes to go on: the run's directory, or the sweep's, which holds its runs'."""
