@@ -1,11 +1,9 @@
 import os, re, subprocess, sys
 from pathlib import Path
 import pytest
-from tinygrad import Tensor
+from tinyarith import grokking
 from tinyarith.config import RunConfig
-from tinyarith.data import modular_split
 from tinyarith.model import Config
-from tinyarith.train import Data, train
 
 
 # A grokking run small enough for CI: see test_learning.py for why this config
@@ -16,11 +14,10 @@ def grok_config(out, p:int, train_frac:float, **train_settings) -> RunConfig:
 
 @pytest.fixture(scope="session")
 def grok_run(tmp_path_factory):
-  run = grok_config(tmp_path_factory.mktemp("grok"), **GROK)
-  x_train, y_train, x_test, y_test = modular_split(GROK["p"], "+", GROK["train_frac"], GROK["seed"])
-  train_set = (Tensor(x_train), Tensor(y_train))
-  train(*run.build(), Data(lambda: train_set, {"train": train_set, "test": (Tensor(x_test), Tensor(y_test))}), run)
-  return Path(run.out)
+  """The GROK run through the library's one-run path (tinyarith.grokking.run), progress measures and all."""
+  out = tmp_path_factory.mktemp("grok") / "run"
+  grokking.run(**GROK, out=str(out))
+  return out
 
 EXPERIMENTS = Path(__file__).parent.parent / "experiments"
 

@@ -29,6 +29,11 @@ BAD = [  # (program, arguments, environment, what the line must name)
   ("grokking", ["--eval-every", "0"], {}, "--eval-every"),
   ("grokking", ["--ckpt-every", "0"], {}, "--ckpt-every"),
   ("grokking", ["--seed", "-1"], {}, "--seed"),
+  ("grokking", ["--loss", "stablemx"], {}, "--loss:"),  # with the colon: --loss-dtype's refusal names --loss too
+  ("grokking", ["--loss-dtype", "float16"], {}, "--loss-dtype"),
+  ("grokking", ["--grokfast-alpha", "1"], {}, "--grokfast-alpha"),
+  ("grokking", ["--grokfast-lamb", "-2"], {}, "--grokfast-lamb"),
+  ("grokking", ["--grokfast-lamb", "two"], {}, "--grokfast-lamb"),
   ("grokking", ["--bogus"], {}, "--bogus"),
   ("grokking", ["--out", "{file}/run"], {}, "--out"),
   ("grokking", ["--resume", "{file}.missing"], {}, "--resume"),

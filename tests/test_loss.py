@@ -101,3 +101,60 @@ def test_an_evaluation_that_gets_every_answer_right_reads_exactly_1(n):
   oracle = lambda tokens, span: tokens[..., span].one_hot(5).float() * 10  # always right
   loss, acc = make_evaluator(oracle, slice(2, 3))(chunks(Tensor(x), Tensor(y)))
   assert acc == 1.0 and loss < 1e-3
+
+def numpy_stablemax_nll(logits, targets):
+  z = logits.astype(np.float64)
+  s = np.where(z >= 0, z + 1, 1 / (1 - np.minimum(z, 0)))
+  return -np.log(s[np.arange(len(z)), targets] / s.sum(-1))
+
+@pytest.mark.parametrize("float64", [True, False], ids=["float64", "float32"])
+def test_stablemax_loss_and_gradient_are_right_at_ordinary_and_tiny_losses(float64, monkeypatch):
+  """StableMax's -log p = log1p(sum over j != target of s_j / s_target): at a margin of 1e9 over 112 classes at -1 (s = 1/2),
+  the loss is ~5.6e-8, which log(sum s) - log(s_target) would round to 0 in float32 and to 1e-8 steps in float64."""
+  monkeypatch.setattr(tinyarith.loss, "has_float64", lambda device=None: float64)
+  rng = np.random.default_rng(0)
+  ordinary = rng.normal(size=(4, 9)).astype(np.float32) * 3
+  x = Tensor(ordinary)
+  loss = cross_entropy(x, Tensor([0, 8, IGNORE, 3]), kind="stablemax")
+  loss.backward()
+  exact = numpy_stablemax_nll(ordinary[[0, 1, 3]], np.array([0, 8, 3])).mean()
+  assert loss.item() == pytest.approx(exact, rel=1e-6)
+  eps, numeric = 1e-4, np.zeros_like(ordinary, dtype=np.float64)  # central differences of the float64 reference
+  for i, j in np.ndindex(*ordinary.shape):
+    if i == 2: continue
+    for sign in (1, -1):
+      z = ordinary.astype(np.float64); z[i, j] += sign * eps
+      numeric[i, j] += sign * numpy_stablemax_nll(z[[0, 1, 3]], np.array([0, 8, 3])).mean() / (2 * eps)
+  np.testing.assert_allclose(x.grad.numpy(), numeric, rtol=1e-3, atol=1e-6)
+  tiny = np.full((1, 113), -1.0, np.float32); tiny[0, 7] = 1e9
+  S = 112 * 0.5 / (1e9 + 1)
+  x = Tensor(tiny)
+  loss = cross_entropy(x, Tensor([7]), kind="stablemax")
+  loss.backward()
+  assert loss.item() == pytest.approx(np.log1p(S), rel=1e-5)
+  assert x.grad.numpy()[0, 7] == pytest.approx(-S / (1 + S) / (1e9 + 1), rel=1e-5)  # s'(z) / s(z) = 1 / (z + 1) above 0
+  assert x.grad.numpy()[0, 0] == pytest.approx(0.25 / (1e9 + 1) / (1 + S), rel=1e-5)  # s'(-1) = 1/4, over the sum of s
+
+def test_stablemax_and_softmax_agree_on_the_argmax_and_differ_in_the_loss():
+  logits, targets = Tensor([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]]), Tensor([2, 1])
+  soft, stable = cross_entropy(logits, targets).item(), cross_entropy(logits, targets, kind="stablemax").item()
+  assert stable == pytest.approx(numpy_stablemax_nll(logits.numpy(), targets.numpy()).mean(), rel=1e-6)
+  assert soft == pytest.approx(numpy_mean_nll(logits.numpy(), targets.numpy()), rel=1e-6) and abs(soft - stable) > 0.1
+
+def test_the_float32_switch_is_the_textbook_log_softmax_that_rounds_tiny_losses_and_gradients_to_0():
+  """--loss-dtype float32 exists to show what seed 001's float32 log-softmax did to training: at a margin of 30 its loss
+  and the target's gradient are exactly 0, where the default keeps 1.0e-11."""
+  logits = np.zeros((2, 113), np.float32); logits[0, 7] = 30.0; logits[1, 3] = 2.0
+  x = Tensor(logits)
+  loss = cross_entropy(x, Tensor([7, 3]), dtype="float32")
+  loss.backward()
+  assert loss.dtype == dtypes.float32 and x.grad.numpy()[0, 7] == 0
+  assert loss.item() == pytest.approx(numpy_mean_nll(logits[1:], np.array([3])) / 2, rel=1e-5)  # row 0 adds 0, not 1e-11
+  accurate = Tensor(logits)
+  cross_entropy(accurate, Tensor([7, 3])).backward()
+  assert accurate.grad.numpy()[0, 7] < 0
+
+def test_an_unknown_loss_or_dtype_is_bad_input_naming_it():
+  from tinyarith.errors import BadInput
+  with pytest.raises(BadInput, match="stablemx"): cross_entropy(Tensor([[1.0, 0.0]]), Tensor([0]), kind="stablemx")
+  with pytest.raises(BadInput, match="float16"): cross_entropy(Tensor([[1.0, 0.0]]), Tensor([0]), dtype="float16")

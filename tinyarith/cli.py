@@ -6,6 +6,7 @@ from typing import Callable, NoReturn
 from tinygrad import Device, Tensor
 from tinygrad.helpers import DEV
 from tinyarith.config import RunConfig
+from tinyarith.loss import LOSSES, LOSS_DTYPES
 from tinyarith import files
 from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted
 
@@ -63,6 +64,13 @@ def add_train_args(parser:argparse.ArgumentParser, sweep:bool=False):
   g.add_argument("--ckpt-every", type=int, help="steps between checkpoints (default: at every evaluation)")
   g.add_argument("--seed", type=integer, default=0,
                  help="seeds the initialisation, the data split and the batch order" + more + (more and ", and so does a range 0-9"))
+  g.add_argument("--loss", choices=LOSSES, default="softmax", help="the cross-entropy of softmax, or of StableMax (Prieto et al. 2025), "
+                 "whose s(x) = x + 1 above 0 and 1/(1 - x) below grows linearly, not exponentially")
+  g.add_argument("--loss-dtype", choices=list(LOSS_DTYPES), default="float64",
+                 help="; ".join(f"{k}: {v}" for k, v in LOSS_DTYPES.items()) + " (the spikes of the blog post this project started from); "
+                 "the logged losses are always the accurate ones")
+  g.add_argument("--grokfast-alpha", type=float, default=0.98, help="Grokfast-EMA (Lee et al. 2024): the decay of the gradients' moving average")
+  g.add_argument("--grokfast-lamb", type=float, default=0.0, help="Grokfast-EMA: how much of the moving average is added to each gradient (0: off; the paper's 2)")
   g.add_argument("--out", help="run directory (default: runs/<name from the flags>)")
   g.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint, with its flags"
                  + (" (or every run of the sweep in a sweep's directory)" if sweep else "") + "; "

@@ -6,6 +6,8 @@ import numpy as np
 from tinygrad.nn.optim import AdamW
 from tinygrad.nn.state import get_parameters
 from tinyarith.errors import BadInput
+from tinyarith.grokfast import Grokfast
+from tinyarith.loss import LOSSES, LOSS_DTYPES
 from tinyarith.model import RUN_RANK, Config, Transformer, place
 
 def adamw(model, lr:float|list[float]=1e-3, beta1:float=0.9, beta2:float=0.98, weight_decay:float|list[float]=1.0) -> AdamW:
@@ -18,12 +20,23 @@ def adamw(model, lr:float|list[float]=1e-3, beta1:float=0.9, beta2:float=0.98, w
   opt.lr, opt.wd = per_run(lr), per_run(weight_decay)
   return opt
 
+def optimizer(model, run:"RunConfig", lr:float|list[float]|None=None, weight_decay:float|list[float]|None=None) -> AdamW:
+  """run's AdamW for model (lists of lr and weight decay: each stacked run's), with its Grokfast filter at opt.grokfast
+  when --grokfast-lamb is above 0: a state of the optimizer's, kept in its checkpoints."""
+  opt = adamw(model, run.lr if lr is None else lr, run.beta1, run.beta2, run.weight_decay if weight_decay is None else weight_decay)
+  if run.grokfast_lamb > 0: opt.grokfast = Grokfast(opt.params, run.grokfast_alpha, run.grokfast_lamb)
+  return opt
+
 POSITIVE_INT = (lambda v: isinstance(v, int) and v > 0, "a positive integer")
 BETA = (lambda v: 0 <= v < 1, "in [0, 1)")
 CHECKS = {"lr": (lambda v: math.isfinite(v) and v > 0, "a positive number"), "beta1": BETA, "beta2": BETA,
           "weight_decay": (lambda v: math.isfinite(v) and v >= 0, "a non-negative number"),
           "steps": POSITIVE_INT, "eval_every": POSITIVE_INT, "ckpt_every": POSITIVE_INT,
-          "seed": (lambda v: isinstance(v, int) and v >= 0, "a non-negative integer")}
+          "seed": (lambda v: isinstance(v, int) and v >= 0, "a non-negative integer"),
+          "grokfast_alpha": (lambda v: 0 <= v < 1, "in [0, 1)"), "grokfast_lamb": (lambda v: math.isfinite(v) and v >= 0, "a non-negative number")}
+CHOICES = {"loss": LOSSES, "loss_dtype": tuple(LOSS_DTYPES)}
+LATER = {"loss": "softmax", "loss_dtype": "float64", "grokfast_alpha": 0.98, "grokfast_lamb": 0.0}  # settings added after runs were
+                                                                            # saved: a config.json without them had these
 
 SHAPE = ("vocab", "ctx_len", "n_out")         # model settings the data sets, not flags
 NOT_FLAGS = ("experiment", "model", "data")  # RunConfig fields that are not one flag each
@@ -42,6 +55,10 @@ class RunConfig:
   ckpt_every: int | None = None     # steps between checkpoints; None: at every evaluation
   seed: int = 0                     # the initialisation, and whatever the data draws
   out: str | None = None            # the run directory
+  loss: str = "softmax"             # the cross-entropy of softmax or of StableMax (loss.cross_entropy)
+  loss_dtype: str = "float64"       # "float32": train on the textbook float32 log-softmax (loss.LOSS_DTYPES)
+  grokfast_alpha: float = 0.98      # Grokfast-EMA's filter (tinyarith.grokfast); off while grokfast_lamb is 0
+  grokfast_lamb: float = 0.0
 
   def __post_init__(self):
     if isinstance(self.model, dict): object.__setattr__(self, "model", Config(**self.model))
@@ -49,6 +66,8 @@ class RunConfig:
       value = getattr(self, name)
       if name == "ckpt_every" and value is None: continue
       if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value): raise BadInput(name, f"must be {must}, got {value!r}")
+    for name, choices in CHOICES.items():
+      if getattr(self, name) not in choices: raise BadInput(name, f"must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
 
   def to_dict(self) -> dict: return asdict(self)
 
@@ -56,8 +75,8 @@ class RunConfig:
   def from_dict(cls, d:dict) -> "RunConfig":
     """The RunConfig of a config.json; the keys it records beside the settings (versions, device) are left out. Every setting
     must be there: a config.json from before RunConfig (settings under "args") would otherwise resume with default settings."""
-    if missing := [f.name for f in fields(cls) if f.name not in d]: raise KeyError(f"no {', '.join(missing)}")
-    return cls(**{f.name: d[f.name] for f in fields(cls)})
+    if missing := [f.name for f in fields(cls) if f.name not in d and f.name not in LATER]: raise KeyError(f"no {', '.join(missing)}")
+    return cls(**{f.name: d.get(f.name, LATER.get(f.name)) for f in fields(cls)})
 
   def flags(self) -> dict:
     """Every setting by the name of its command-line flag's dest: the model's (bar the shapes the data sets), the data's, the rest."""
@@ -71,6 +90,6 @@ class RunConfig:
     return cls(experiment, model, data, **{f.name: flags[f.name] for f in fields(cls) if f.name not in NOT_FLAGS})
 
   def build(self) -> tuple[Transformer, AdamW]:
-    """The model initialised from the seed, and its AdamW."""
+    """The model initialised from the seed, and its AdamW (with its Grokfast filter, if on)."""
     model = Transformer(self.model, seed=self.seed)
-    return model, adamw(model, self.lr, self.beta1, self.beta2, self.weight_decay)
+    return model, optimizer(model, self)

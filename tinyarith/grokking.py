@@ -7,7 +7,7 @@ experiments/grokking.py is its command line; run() the same from Python, with th
 import argparse
 from pathlib import Path
 from tinygrad import Tensor
-from tinyarith import cli, sweep
+from tinyarith import cli, progress, sweep
 from tinyarith.config import RunConfig
 from tinyarith.data import OPS, modular_split
 from tinyarith.errors import BadInput
@@ -37,7 +37,8 @@ def split_of(run:RunConfig): return modular_split(run.data["p"], run.data["op"],
 def train_flags(args:argparse.Namespace) -> list[dict]:
   """Train what the flags say: a run (returns its metrics rows) or, when a flag holds a list, a sweep (returns its runs'
   outcomes, as in its sweep.json)."""
-  if sweep.is_sweep(vars(args)): return sweep.run(args, f"grokking-{OP_NAMES[args.op]}-p{args.p}", config_of, split_of)
+  measure = (lambda model, splits: progress.tracker(model, args.p, [s[0] for s in splits], stacked=True)) if args.op == "+" else None
+  if sweep.is_sweep(vars(args)): return sweep.run(args, f"grokking-{OP_NAMES[args.op]}-p{args.p}", config_of, split_of, measure)
   for name in ("shard", "devices"):
     if getattr(args, name): raise BadInput(name, "splits a sweep (a flag given a list); this is one run")
   run = config_of(args)
@@ -45,10 +46,11 @@ def train_flags(args:argparse.Namespace) -> list[dict]:
   out = cli.make_run_dir(run, resume=bool(args.resume))
   print(f"{len(x_train)} train / {len(x_test)} test pairs of a {args.op} b mod {args.p}; writing {out}/")
   train_set, test_set = (Tensor(x_train), Tensor(y_train)), (Tensor(x_test), Tensor(y_test))
-  rows = train(*run.build(), Data(lambda: train_set, {"train": train_set, "test": test_set}, span=target_span(y_train, y_test)),
-               run, resume=bool(args.resume))
+  model, opt = run.build()
+  rows = train(model, opt, Data(lambda: train_set, {"train": train_set, "test": test_set}, span=target_span(y_train, y_test),
+                                extra_metrics=progress.tracker(model, args.p, [x_train]) if args.op == "+" else None), run, resume=bool(args.resume))
   print(summary(rows))
-  print(f"wrote {out}/config.json, metrics.jsonl, checkpoint.json, model.safetensors, loss.png")
+  print(f"wrote {out}/config.json, metrics.jsonl, checkpoint.json, model.safetensors, loss.png" + (", progress.png" if args.op == "+" else ""))
   return rows
 
 def run(**settings) -> list[dict]:

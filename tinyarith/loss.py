@@ -1,6 +1,7 @@
 """Masked cross-entropy whose value and gradient stay accurate when the model is nearly certain, and accuracy."""
 import numpy as np
 from tinygrad import Tensor, Device, dtypes
+from tinyarith.errors import BadInput
 
 IGNORE = -1  # target of a position that does not count
 
@@ -23,7 +24,7 @@ def kept_axes(targets:Tensor, runs:bool) -> tuple[int, ...]:
   """The axes a loss or accuracy averages over: all, or with runs=True all but the first, a stack of runs (model.stack)."""
   return tuple(range(1 if runs else 0, targets.ndim))
 
-def cross_entropy(logits:Tensor, targets:Tensor, runs:bool=False) -> Tensor:
+def cross_entropy(logits:Tensor, targets:Tensor, runs:bool=False, kind:str="softmax", dtype:str="float64") -> Tensor:
   """Mean -log p(target) over the positions whose target is not IGNORE (0 when every target is). logits (..., C), targets (...) int.
   With runs=True, the first axis holds stacked runs and the result is each run's mean, (R,).
 
@@ -32,10 +33,18 @@ def cross_entropy(logits:Tensor, targets:Tensor, runs:bool=False) -> Tensor:
   exp(z_j - z_target), which cancels to 0 once S < eps. So the loss is computed in float64 where the device has it, its
   value as  m + log1p(sum over j != argmax of exp(d_j - m)),  d = z - z_target, m = max(d) >= 0,  and its gradient is
   written out: softmax(z) - onehot(target), the target's entry as -S/(1+S) from the other classes' terms, none of which
-  depends on which entry of a tied maximum argmax picked."""
+  depends on which entry of a tied maximum argmax picked.
+  kind="stablemax": StableMax's cross-entropy instead (stablemax). dtype="float32": the textbook float32 log-softmax, through
+  autograd, which rounds tiny losses and their gradients to 0 (LOSS_DTYPES: to show what that does to training)."""
+  if kind not in LOSSES: raise BadInput("loss", f"unknown loss {kind!r}: choose from {', '.join(LOSSES)}")
+  if dtype not in LOSS_DTYPES: raise BadInput("loss_dtype", f"unknown loss dtype {dtype!r}: choose from {', '.join(LOSS_DTYPES)}")
+  if kind == "stablemax" or dtype == "float32":
+    z = logits.cast(dtypes.float64) if dtype == "float64" and has_float64(device_of(logits)) else logits.float()
+    row_loss = stablemax(z, targets) if kind == "stablemax" else -(z.log_softmax(-1) * one_hot(targets, z.shape[-1])).sum(-1)
+    return kept_mean(row_loss, targets, runs)
   z, keep, n_classes = logits.detach(), targets != IGNORE, logits.shape[-1]
-  if has_float64(logits.device if isinstance(logits.device, str) else None): z = z.cast(dtypes.float64)
-  is_target = keep.where(targets, 0).one_hot(n_classes).cast(dtypes.bool)  # (..., C)
+  if has_float64(device_of(logits)): z = z.cast(dtypes.float64)
+  is_target = one_hot(targets, n_classes).cast(dtypes.bool)  # (..., C)
   d = z - (z * is_target).sum(-1, keepdim=True)  # (..., C), 0 at the target
   m = d.max(-1, keepdim=True)
   e = (d - m).exp()  # (..., C), 1 at the maximum
@@ -46,6 +55,27 @@ def cross_entropy(logits:Tensor, targets:Tensor, runs:bool=False) -> Tensor:
   n_kept = keep.sum(axes, keepdim=True).maximum(1).contiguous()  # one kernel: fused, every gradient entry would count them again
   grad = (grad * keep.unsqueeze(-1) / n_kept.unsqueeze(-1)).cast(logits.dtype)  # the matmuls it flows into read their own dtype
   return with_gradient(((row_loss * keep).sum(axes, keepdim=True) / n_kept).sum(axes), logits, grad)
+
+LOSSES = ("softmax", "stablemax")
+LOSS_DTYPES = {"float64": "accurate at any margin: float64 where the device has it, else a float32 form that keeps small terms",
+               "float32": "the textbook float32 log-softmax, which rounds tiny losses and their gradients to 0"}
+
+def device_of(t:Tensor) -> str|None: return t.device if isinstance(t.device, str) else None  # None: split across devices
+def one_hot(targets:Tensor, n_classes:int) -> Tensor: return (targets != IGNORE).where(targets, 0).one_hot(n_classes)  # (..., C)
+
+def kept_mean(row_loss:Tensor, targets:Tensor, runs:bool) -> Tensor:
+  """The mean of row_loss (...) over the positions whose target is kept (each run's with runs=True), 0 if none is."""
+  keep, axes = targets != IGNORE, kept_axes(targets, runs)
+  return keep.where(row_loss, 0).sum(axes) / keep.sum(axes).maximum(1)
+
+def stablemax(z:Tensor, targets:Tensor) -> Tensor:
+  """-log of StableMax's probability of the target (Prieto et al. 2025, "Grokking at the edge of numerical stability"):
+  p_i = s(z_i) / sum_j s(z_j), s(x) = x + 1 for x >= 0 and 1 / (1 - x) below, which grows linearly, not exponentially.
+  Written as log1p(sum over j != target of s(z_j) / s(z_target)): no cancellation at tiny losses, and autograd's
+  gradient through it keeps the target's entry, -S/(1+S) times s'/s, as accurate as the loss. z (..., C) -> (...)"""
+  s = (z >= 0).where(z.maximum(0) + 1, 1 / (1 - z.minimum(0)))  # each branch finite everywhere: where's gradient is clean
+  is_target = one_hot(targets, z.shape[-1]).cast(dtypes.bool)
+  return log1p((is_target.logical_not().where(s, 0)).sum(-1) / is_target.where(s, 0).sum(-1))
 
 def correct(logits:Tensor, targets:Tensor, runs:bool=False) -> Tensor:
   """How many kept positions have the target as their argmax (each run's, (R,), with runs=True: see cross_entropy)."""

@@ -17,7 +17,7 @@ class MetricsLog:
 
 def read_metrics(path:str|Path) -> list[dict]:
   """The rows of a metrics.jsonl, or of RUN_DIR/metrics.jsonl. A missing, empty or garbled file is BadInput naming the
-  file and line: every row is a JSON object of numbers (nested objects of numbers too) with an integer step and the keys of
+  file and line: every row is a JSON object of numbers (nested objects and lists of numbers too) with an integer step and the keys of
   the first row. A last line without its newline is a row a kill cut short, and is left out."""
   path = Path(path)
   if path.is_dir(): path = path / "metrics.jsonl"
@@ -37,6 +37,7 @@ def read_metrics(path:str|Path) -> list[dict]:
 
 def numbers(value) -> bool:
   if isinstance(value, dict): return all(numbers(v) for v in value.values())
+  if isinstance(value, list): return all(numbers(v) for v in value)  # a spectrum, key frequencies
   return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 def bad_row(row, keys) -> str|None:
@@ -47,9 +48,9 @@ def bad_row(row, keys) -> str|None:
   if keys is not None and row.keys() != keys: return f"its keys {sorted(row)} are not those of the first row {sorted(keys)}"
   return None
 
-def first_step(rows:list[dict], key:str, at_least:float) -> int|None:
-  """The first logged step at which rows[key] >= at_least, or None."""
-  return next((r["step"] for r in rows if r.get(key, float("-inf")) >= at_least), None)
+def first_step(rows:list[dict], key:str, level:float, below:bool=False) -> int|None:
+  """The first logged step at which rows[key] >= level (below=True: < level), or None."""
+  return next((r["step"] for r in rows if key in r and (r[key] < level if below else r[key] >= level)), None)
 
 def summary(rows:list[dict]) -> str:
   """Steps to 100% train accuracy and to 99% test accuracy, final figures, wall time and steps/s."""

@@ -1,6 +1,7 @@
 """Train and test log-loss (and accuracy) against step for one or more runs: python -m tinyarith.plot RUN_DIR... [-o OUT.png]"""
 import math
 from pathlib import Path
+import numpy as np
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -42,11 +43,48 @@ def figure(runs:list[str|Path]) -> Figure:
 def plot_runs(runs:list[str|Path], out:str|Path) -> Path:
   """figure(runs) written to the PNG out (out.png if out has no suffix, as matplotlib would); returns the path written."""
   out = Path(out) if Path(out).suffix else Path(out).with_name(Path(out).name + ".png")
-  fig = figure(runs)
+  return save(figure(runs), out)
+
+def progress_figure(run:str|Path) -> Figure:
+  """Grokking's progress measures (tinyarith.progress) of one run against step, on a linear step axis as in Nanda et al.:
+  the train and test loss beside the restricted and excluded losses, the sum of squared weights, the key frequencies'
+  share of the embedding and the spectrum's Gini coefficient, and the embedding's norm in each frequency. A dotted line
+  marks the first step at 95% test accuracy."""
+  rows = read_metrics(run)
+  steps = np.array([r["step"] for r in rows])
+  fig, ((ax_loss, ax_weights), (ax_share, ax_freq)) = plt.subplots(2, 2, figsize=(12, 8), sharex=True)
+  for key, style, colour in (("train_loss", "-", "C0"), ("test_loss", "--", "C1"), ("restricted_loss", "-", "C2"), ("excluded_loss", "-", "C3")):
+    finite = [(r["step"], r[key]) for r in rows if 0 < r[key] < math.inf]
+    ax_loss.plot(*zip(*finite) if finite else ([], []), style, color=colour, label=key.replace("_", " "))
+  ax_loss.set(yscale="log", ylabel="cross-entropy loss", title="restricted: the key frequencies' part of the logits alone\n"
+              "excluded: the logits without it (both on the train pairs)")
+  ax_weights.plot(steps, [r["sum_sq_weights"] for r in rows], color="C4", label="all weights")
+  ax_weights.set(ylabel="sum of squared weights")
+  ax_share.plot(steps, [r["key_share"] for r in rows], color="C2", label="key frequencies' share of the embedding's squared norm")
+  ax_share.plot(steps, [r["gini"] for r in rows], color="C5", label="Gini coefficient of the norm per frequency")
+  ax_share.set(ylim=(0, 1.02), xlabel="step")
+  norms = np.array([r["freq_norm"] for r in rows]).T  # (frequencies, evaluations)
+  mesh = ax_freq.pcolormesh(steps, np.arange(1, len(norms) + 1), norms, shading="nearest", cmap="viridis")
+  fig.colorbar(mesh, ax=ax_freq, label="norm of the embedding")
+  ax_freq.set(ylabel="frequency k (of 2πk/p)", xlabel="step", title=f"key frequencies at step {steps[-1]}: {rows[-1]['key_frequencies']}")
+  grokked = next((r["step"] for r in rows if r["test_acc"] >= 0.95), None)
+  for ax in (ax_loss, ax_weights, ax_share, ax_freq):
+    if grokked is not None: ax.axvline(grokked, color="grey" if ax is not ax_freq else "white", linestyle=":", label="95% test accuracy")
+    if ax is not ax_freq: ax.grid(True, alpha=0.3); ax.legend(fontsize=8)
+  fig.suptitle(f"progress measures of {shown(run)}")
+  fig.tight_layout()
+  return fig
+
+def save(fig:Figure, out:Path) -> Path:
   try:
     with files.replacing(out) as tmp: fig.savefig(tmp, dpi=120, format="png")
   finally: plt.close(fig)
   return out
+
+def draw_run(run_dir:str|Path):
+  """A run's pictures: loss.png, and progress.png where its metrics hold the progress measures (grokking of a + b)."""
+  plot_runs([run_dir], Path(run_dir) / "loss.png")
+  if "freq_norm" in read_metrics(run_dir)[0]: save(progress_figure(run_dir), Path(run_dir) / "progress.png")
 
 def runs_in(path:str|Path) -> list[Path]:
   """The runs a path names: itself, or the runs of a sweep's directory (those of its subdirectories that hold metrics)."""

@@ -3,12 +3,15 @@ computed on the host from a model of modular addition: the embedding's Fourier s
 restricted and excluded losses. A model that has grokked a + b mod p reads the answer off a few frequencies w_k = 2πk/p:
 its logits are mostly cos(w_k(a + b - c)), which for each answer c is a mix of the directions cos(w_k(a + b)) and
 sin(w_k(a + b)) over the table of all pairs (a, b)."""
+from typing import Callable
 import numpy as np
-from tinygrad import Tensor
+from tinygrad import TinyJit
+from tinygrad.helpers import round_up
 from tinygrad.nn.state import get_parameters
 from tinyarith import cli
 from tinyarith.data import modular_split, modular_table
 from tinyarith.errors import BadInput
+from tinyarith.model import place
 
 def fourier_basis(p:int) -> np.ndarray:
   """(p, p): orthonormal rows over the inputs 0..p-1: the constant, then cos and sin of w_k x for k = 1..(p-1)//2 (for even
@@ -67,19 +70,37 @@ def restricted_and_excluded(logits:np.ndarray, labels:np.ndarray, train:np.ndarr
   restricted = keep + logits.mean(0, keepdims=True)
   return loss(restricted[train], labels[train]), loss((logits - keep)[train], labels[train])
 
-def measures(model, p:int, x_train:np.ndarray) -> dict:
-  """The progress measures of a model of a + b mod p whose train pairs are x_train (N, 3): its embedding's key frequencies,
-  their share of the embedding's power and the spectrum's Gini coefficient, the sum of squared weights, and the train
-  loss whole, restricted to the key frequencies and with them excluded."""
-  tokens, labels = modular_table(p)  # every pair, a-major
-  logits = np.concatenate([model(Tensor(tokens[i:i + 2048]), slice(2, 3)).numpy()[:, 0] for i in range(0, len(tokens), 2048)])
-  train = x_train[:, 0] * p + x_train[:, 1]
-  power = spectrum(model.tok_emb.numpy()[:p])
+def measures(logits:np.ndarray, embedding:np.ndarray, sum_sq_weights:float, train:np.ndarray) -> dict:
+  """The progress measures of one model of a + b mod p: logits (p*p, p) over every pair, a-major; embedding (p, d_model), the
+  rows of the tokens 0..p-1; train, the indices of its train pairs. Its embedding's norm per frequency (entry k-1:
+  frequency k) and key frequencies, their share of the embedding's squared norm and the spectrum's Gini coefficient, the
+  sum of squared weights, and the train loss restricted to the key frequencies and with them excluded."""
+  labels = np.add.outer(np.arange(len(embedding)), np.arange(len(embedding))).ravel() % len(embedding)
+  power = spectrum(embedding)
   keys = key_frequencies(power)
   restricted, excluded = restricted_and_excluded(logits, labels, train, keys)
-  return {"key_frequencies": keys, "key_share": float(power[np.array(keys) - 1].sum() / power.sum()), "gini": gini(power),
-          "sum_sq_weights": float(sum((w.numpy().astype(np.float64) ** 2).sum() for w in get_parameters(model))),
-          "train_loss": loss(logits[train], labels[train]), "restricted_loss": restricted, "excluded_loss": excluded}
+  return {"restricted_loss": restricted, "excluded_loss": excluded, "sum_sq_weights": sum_sq_weights, "key_frequencies": keys,
+          "key_share": float(power[np.array(keys) - 1].sum() / power.sum()), "gini": gini(power), "freq_norm": np.sqrt(power).tolist()}
+
+CHUNK = 2048  # pairs of the table per forward pass
+
+def tracker(model, p:int, x_trains:list[np.ndarray], stacked:bool=False) -> Callable[[], dict|list[dict]]:
+  """measure() -> the progress measures of model's weights now (a dict, or with stacked=True each run's: a list), for
+  Data.extra_metrics. x_trains: each run's train pairs (N, 3). The table of every pair runs through one JIT'd forward pass
+  per chunk, on the model's device(s); the measures are computed on the host."""
+  tokens, n, R = modular_table(p)[0], p * p, len(x_trains)
+  padded = np.pad(tokens, ((0, round_up(n, CHUNK) - n), (0, 0)))
+  if stacked: padded = np.broadcast_to(padded, (R, *padded.shape))  # every run reads the whole table
+  parts = [place(np.ascontiguousarray(padded[..., i:i + CHUNK, :]), model.tok_emb.device) for i in range(0, padded.shape[-2], CHUNK)]
+  forward = TinyJit(lambda x: model(x, slice(2, 3)).realize())  # (R?, CHUNK, 1, p)
+  trains = [x[:, 0] * p + x[:, 1] for x in x_trains]
+  def measure() -> dict|list[dict]:
+    logits = np.concatenate([forward(x).numpy() for x in parts], axis=-3)[..., :n, 0, :].reshape(R, n, p)
+    embeddings = model.tok_emb.numpy().reshape(R, -1, model.cfg.d_model)[:, :p]
+    sum_sq = sum((w.numpy().astype(np.float64) ** 2).reshape(R, -1).sum(1) for w in get_parameters(model))
+    found = [measures(logits[r], embeddings[r], float(sum_sq[r]), trains[r]) for r in range(R)]
+    return found if stacked else found[0]
+  return measure
 
 @cli.guarded
 def main(argv:list[str]|None=None):
@@ -90,7 +111,7 @@ def main(argv:list[str]|None=None):
   config, model, step = load_run(args.run)
   data = config.get("data", {})
   if config.get("experiment") != "grokking" or data.get("op") != "+": raise BadInput(None, f"RUN_DIR {args.run} is not a grokking run of a + b mod p")
-  found = measures(model, data["p"], modular_split(data["p"], data["op"], data["train_frac"], config["seed"])[0])
-  print(f"step {step}: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in found.items()))
+  found = tracker(model, data["p"], [modular_split(data["p"], data["op"], data["train_frac"], config["seed"])[0]])()
+  print(f"step {step}: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in found.items() if k != "freq_norm"))
 
 if __name__ == "__main__": main()

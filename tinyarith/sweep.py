@@ -13,13 +13,13 @@ import numpy as np
 from tinygrad import Device, Tensor
 from tinygrad.nn.state import get_parameters
 from tinyarith import checkpoint, cli, files
-from tinyarith.config import RunConfig, adamw
+from tinyarith.config import RunConfig, optimizer
 from tinyarith.errors import BadInput
 from tinyarith.loss import target_span
 from tinyarith.metrics import first_step, read_metrics
 from tinyarith.model import Transformer, place, stack
 from matplotlib.colors import LogNorm
-from tinyarith.plot import plot_runs, plt
+from tinyarith.plot import plot_runs, plt, save
 from tinyarith.train import Data, stack_rows, train
 
 SWEPT = {"seed": "seed", "train_frac": "frac", "weight_decay": "wd", "lr": "lr"}  # flags a sweep may list -> their names in run names
@@ -62,19 +62,21 @@ def free_memory() -> int:
 
 def build(runs:list[RunConfig], devices:tuple[str, ...]|None=None):
   """The runs' models, each initialised from its seed, as one stack, split across devices on the run axis; and its AdamW
-  with each run's learning rate and weight decay."""
+  with each run's learning rate and weight decay (and the runs' Grokfast filter, if on)."""
   model = stack([Transformer(r.model, seed=r.seed) for r in runs])
   if devices:
     for w in get_parameters(model): w.shard_(devices, axis=0)
     Tensor.realize(*get_parameters(model))  # else the steps' JITs each hold their own copies of the lazy shards
-  return model, adamw(model, [r.lr for r in runs], runs[0].beta1, runs[0].beta2, [r.weight_decay for r in runs])
+  return model, optimizer(model, runs[0], [r.lr for r in runs], [r.weight_decay for r in runs])
 
 Split = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x_train, y_train, x_test, y_test
 
-def run(args:argparse.Namespace, name:str, config_of:Callable[[argparse.Namespace], RunConfig], split_of:Callable[[RunConfig], Split]) -> list[dict]:
+def run(args:argparse.Namespace, name:str, config_of:Callable[[argparse.Namespace], RunConfig], split_of:Callable[[RunConfig], Split],
+        measure:Callable[[Transformer, list[Split]], Callable[[], list[dict]]]|None=None) -> list[dict]:
   """Train the sweep that args lists (its --shard slice, across --devices) into runs/<name>-<swept flags>/ (or --out, or
   --resume's), then write its summary and pictures, and return its runs' outcomes (merge). config_of makes a run's RunConfig
-  from flags of one value each; split_of its data. Everything is checked before anything is written."""
+  from flags of one value each; split_of its data; measure(stacked model, splits), if given, each run's further metrics
+  at each evaluation (Data.extra_metrics). Everything is checked before anything is written."""
   flags = {k: v for k, v in vars(args).items() if k not in NOT_SWEEP_FLAGS}
   out, resume = Path(args.resume or args.out or f"runs/{name}-{sweep_name(flags)}"), bool(args.resume)
   settings = shard(grid(flags), args.shard)
@@ -96,7 +98,9 @@ def run(args:argparse.Namespace, name:str, config_of:Callable[[argparse.Namespac
   span = target_span(*(s[1] for s in splits), *(s[3] for s in splits))
   print(f"{len(runs)} runs{'' if args.shard is None else f' (slice {args.shard[0]}/{args.shard[1]})'} trained as one model"
         f"{f' across {len(devices)} devices' if devices else ''}; writing {out}/")
-  try: train(*build(runs, devices), Data(lambda: train_set, {"train": train_set, "test": test_set}, span=span), runs, resume)
+  model, opt = build(runs, devices)
+  data = Data(lambda: train_set, {"train": train_set, "test": test_set}, span=span, extra_metrics=measure and measure(model, splits))
+  try: train(model, opt, data, runs, resume)
   finally: print(report(outcomes := merge([out], out, quiet=args.shard is not None)))
   return outcomes
 
@@ -210,10 +214,7 @@ def phase_diagram(runs:list[dict], flags:dict, out:Path, axes:tuple[str, str]|No
   if len(finite): fig.colorbar(image, ax=ax, label="median steps to 95% test accuracy")
   ax.set_title("median steps to 95% test accuracy\n(runs that got there / runs)", fontsize=9)
   fig.tight_layout()
-  try:
-    with files.replacing(out) as tmp: fig.savefig(tmp, dpi=120, format="png")
-  finally: plt.close(fig)
-  return out
+  return save(fig, out)
 
 @cli.guarded
 def main(argv:list[str]|None=None):

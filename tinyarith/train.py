@@ -16,7 +16,7 @@ from tinyarith import checkpoint, files
 from tinyarith.config import RunConfig
 from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted
 from tinyarith.metrics import MetricsLog, read_metrics
-from tinyarith.plot import plot_runs
+from tinyarith.plot import draw_run
 
 Batch = tuple[Tensor, Tensor]  # tokens (B, T), targets (B, T)
 
@@ -37,17 +37,19 @@ def stack_rows(batches:list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray,
   pad = lambda t, value: np.pad(t, ((0, n - len(t)), (0, 0)), constant_values=value)
   return np.stack([pad(x, 0) for x, _ in batches]), np.stack([pad(y, IGNORE) for _, y in batches])
 
-def make_train_step(model, opt, span:slice=slice(None), runs:bool=False) -> Callable[[Tensor, Tensor], Tensor]:
+def make_train_step(model, opt, span:slice=slice(None), runs:bool=False, loss:str="softmax", loss_dtype:str="float64") -> Callable[[Tensor, Tensor], Tensor]:
   """A JIT'd step on a batch x, y (B, T) whose kept targets all lie in the positions span (see loss.target_span), returning
-  its loss. With runs=True the model is a stack of runs (model.stack), x, y are (R, B, T) and the loss is each run's, (R,)."""
+  its loss (loss.cross_entropy's of that kind and dtype). With runs=True the model is a stack of runs (model.stack), x, y
+  are (R, B, T) and the loss is each run's, (R,). An opt.grokfast filters the gradients first (tinyarith.grokfast)."""
   @TinyJit
   @Context(TRAINING=1)
   def train_step(x:Tensor, y:Tensor) -> Tensor:
     opt.zero_grad()
     x, y = pad_rows(x, y)
-    loss = cross_entropy(model(x, span), y[..., span], runs)
-    (loss.sum() if runs else loss).backward()  # the runs' weights are apart, so each gets its own loss's gradient
-    return loss.realize(*opt.schedule_step())
+    value = cross_entropy(model(x, span), y[..., span], runs, loss, loss_dtype)
+    (value.sum() if runs else value).backward()  # the runs' weights are apart, so each gets its own loss's gradient
+    state = opt.grokfast.filter(opt.params) if hasattr(opt, "grokfast") else []
+    return value.realize(*state, *opt.schedule_step())
   return train_step
 
 EVAL_POSITIONS = 6144  # rows × positions evaluated at once (512 addition problems): each JIT holds the activations of one
@@ -66,16 +68,17 @@ def chunks(x:Tensor, y:Tensor) -> list[Batch]:
   xs, ys = (t.numpy() for t in pad_rows(x, y, size))
   return [(place(xs[..., i:i + size, :], x.device), place(ys[..., i:i + size, :], x.device)) for i in range(0, xs.shape[-2], size)]
 
-def make_evaluator(model, span:slice=slice(None), runs:bool=False) -> Callable[[list[Batch]], tuple]:
+def make_evaluator(model, span:slice=slice(None), runs:bool=False, loss:str="softmax") -> Callable[[list[Batch]], tuple]:
   """evaluate(chunks(x, y)) -> (loss, accuracy) over the kept targets of the set x, y (each run's, two (R,) arrays, with
-  runs=True: see make_train_step). Each chunk runs through a JIT'd step (one per chunk shape) that sums the loss, the
-  right answers and the kept targets; the host adds the sums up."""
+  runs=True: see make_train_step). The loss is the accurate one of its kind whatever dtype the run trains with: a curve
+  shows what the model does, not float32's rounding. Each chunk runs through a JIT'd step (one per chunk shape) that sums
+  the loss, the right answers and the kept targets; the host adds the sums up."""
   def sums(x:Tensor, y:Tensor) -> Tensor:
     logits, y = model(x, span), y[..., span]
     kept = (y != IGNORE).sum(kept_axes(y, runs))
-    loss, hits = cross_entropy(logits, y, runs) * kept, correct(logits, y, runs)  # counts, not fractions × kept: exact
-    Tensor.realize(loss, hits, kept)  # together: realizing them one by one, or stacking them first, ran the forward pass for each
-    return Tensor.stack(loss, hits.cast(loss.dtype), kept.cast(loss.dtype), dim=-1).realize()  # (3,) or (R, 3): one read per chunk
+    value, hits = cross_entropy(logits, y, runs, loss) * kept, correct(logits, y, runs)  # counts, not fractions × kept: exact
+    Tensor.realize(value, hits, kept)  # together: realizing them one by one, or stacking them first, ran the forward pass for each
+    return Tensor.stack(value, hits.cast(value.dtype), kept.cast(value.dtype), dim=-1).realize()  # (3,) or (R, 3): one read per chunk
   steps: dict[tuple, TinyJit] = {}
   def evaluate(parts:list[Batch]) -> tuple:
     total = 0
@@ -115,7 +118,8 @@ class Data:
   next_batch: Callable[[], Batch]                 # the batch of the next step: drawn afresh, or the same full batch
   eval_sets: dict[str, Batch]                     # name -> a whole set, evaluated in one step ("train", "test")
   span: slice = field(default_factory=lambda: slice(None))  # the positions that hold every kept target (loss.target_span)
-  extra_metrics: Callable[[], dict] | None = None # more metrics for each evaluation's row (addition: exact match)
+  extra_metrics: Callable[[], dict|list[dict]] | None = None  # more metrics for each evaluation's row (addition: exact match;
+                                                              # grokking: progress measures), a list: each stacked run's
   rng: np.random.Generator | None = None          # the generator next_batch draws from, kept in checkpoints
 
 def train(model, opt, data:Data, run:RunConfig|list[RunConfig], resume:bool=False) -> list[dict]|list[list[dict]]:
@@ -126,7 +130,7 @@ def train(model, opt, data:Data, run:RunConfig|list[RunConfig], resume:bool=Fals
   logged after it are dropped and logged again. A non-finite loss or weight raises Diverged, leaving the last good checkpoint.
   A full disk raises DiskFull, and keeps what was written before. One process at a time writes a run directory (files.locked).
   Leaves run.out/{config.json (the RunConfig, tinygrad and numpy versions, device), metrics.jsonl, checkpoint.json and its
-  tensors, model.safetensors, loss.png}; returns the metrics rows.
+  tensors, model.safetensors, loss.png (and progress.png: plot.draw_run)}; returns the metrics rows.
   A list of runs (a sweep: their directories in one, which Interrupted and DiskFull name) trains as one stack: model and opt
   are the stack (model.stack, config.adamw with lists), data's batches and sets hold every run's, (R, B, T) (stack_rows),
   and the runs share steps, eval_every and ckpt_every. Each run's directory is as it alone would leave it (--resume RUN_DIR
@@ -178,9 +182,9 @@ def train_locked(model, opt, data:Data, runs:list[RunConfig], stacked:bool, resu
     files.write_text(out_dir / "config.json", json.dumps({**r.to_dict(), "tinygrad": version("tinygrad"), "numpy": np.__version__,
                                                           "device": Device.DEFAULT}, indent=2) + "\n")
   logs = [MetricsLog(out_dir / "metrics.jsonl", kept if resume else None) for out_dir, kept in zip(out_dirs, rows)]
-  evaluate_set = make_evaluator(model, data.span, stacked)
+  evaluate_set = make_evaluator(model, data.span, stacked, run.loss)
   eval_chunks = {name: chunks(*eval_set) for name, eval_set in data.eval_sets.items()}
-  train_step, start = make_train_step(model, opt, data.span, stacked), time.perf_counter() - elapsed
+  train_step, start = make_train_step(model, opt, data.span, stacked, run.loss, run.loss_dtype), time.perf_counter() - elapsed
   step, saved = first, first if resume else None
   which = lambda r: f"the run {out_dirs[r].name}: " if stacked else ""
   def stopped(why:str) -> Diverged:
@@ -194,7 +198,8 @@ def train_locked(model, opt, data:Data, runs:list[RunConfig], stacked:bool, resu
       row = {"step": step}
       for set_name, (loss, acc) in sets.items():
         row[f"{set_name}_loss"], row[f"{set_name}_acc"] = (float(v[r]) if stacked else float(v) for v in (loss, acc))
-      row.update(extra, elapsed=seconds)
+      row.update(extra[r] if isinstance(extra, list) else extra, elapsed=seconds)
+      if run_rows: row = {k: row[k] for k in run_rows[0] if k in row}  # a resumed log keeps its columns (a run begun before a measure existed)
       log.write(row)
       run_rows.append(row)
     for r, run_rows in enumerate(rows):
@@ -236,7 +241,7 @@ def train_locked(model, opt, data:Data, runs:list[RunConfig], stacked:bool, resu
     for log, out_dir in zip(logs, out_dirs):
       try: log.close()
       except OSError: pass  # a row a full disk cut short, already raised: read_metrics leaves out a last line without its newline
-      try: plot_runs([out_dir], out_dir / "loss.png")
+      try: draw_run(out_dir)
       except (ValueError, OSError) as e:
         if not files.disk_full(e): print(f"warning: no plot written: {e}", file=sys.stderr)
   return rows
