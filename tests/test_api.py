@@ -11,6 +11,8 @@ def test_a_notebook_trains_a_run_reads_its_metrics_and_draws_it(tmp_path):
   assert rows[-1]["train_loss"] < rows[0]["train_loss"] and "final (step 40)" in metrics.summary(rows)
   fig = plot.figure([tmp_path / "run"])
   assert len(fig.axes[0].lines) == 2  # train and test loss
+  progress = plot.progress_figure(tmp_path / "run")  # grokking's progress measures, logged at each evaluation
+  assert [line.get_label() for line in progress.axes[0].lines] == ["train loss", "test loss", "restricted loss", "excluded loss"]
   again = grokking.run(resume=str(tmp_path / "run"), steps=60)  # its own settings; only how long changes
   assert [r["step"] for r in again] == [0, 20, 40, 60] and again[:3] == rows
 

@@ -13,3 +13,11 @@ def test_help_documents_every_flag_with_its_default():
               "--steps": "25000", "--eval-every": "100", "--seed": "0", "--loss": "softmax", "--loss-dtype": "float64",
               "--grokfast-alpha": "0.98", "--grokfast-lamb": "0.0"}
   assert {k: defaults[k] for k in expected} == expected
+
+def test_a_run_off_the_default_recipe_gets_its_own_default_directory():
+  """A StableMax, float32 or Grokfast run beside the default one must not be refused as "already holds a run"."""
+  from tinyarith import grokking
+  out = lambda *flags: grokking.config_of(grokking.parser().parse_args(list(flags))).out
+  assert out() == "runs/grokking-add-p113-seed0"
+  assert out("--loss", "stablemax", "--grokfast-lamb", "2") == "runs/grokking-add-p113-seed0-stablemax-grokfast2"
+  assert out("--loss-dtype", "float32", "--seed", "3") == "runs/grokking-add-p113-seed3-float32"

@@ -28,9 +28,14 @@ def parser() -> cli.ArgumentParser:
   parser.set_defaults(steps=25000, eval_every=100)
   return parser
 
+def variant(args) -> str:
+  """What sets a run's directory name apart from the default recipe's: -stablemax, -float32, -grokfast2 (its lamb)."""
+  return ((args.loss != "softmax") * f"-{args.loss}" + (args.loss_dtype != "float64") * f"-{args.loss_dtype}"
+          + (args.grokfast_lamb > 0) * f"-grokfast{args.grokfast_lamb:g}")
+
 def config_of(args) -> RunConfig:
   return cli.run_config(args, "grokking", {"p": args.p, "op": args.op, "train_frac": args.train_frac},
-                        f"grokking-{OP_NAMES[args.op]}-p{args.p}-seed{args.seed}", vocab=args.p + 1, ctx_len=3, n_out=args.p)
+                        f"grokking-{OP_NAMES[args.op]}-p{args.p}-seed{args.seed}{variant(args)}", vocab=args.p + 1, ctx_len=3, n_out=args.p)
 
 def split_of(run:RunConfig): return modular_split(run.data["p"], run.data["op"], run.data["train_frac"], run.seed)
 
@@ -38,7 +43,7 @@ def train_flags(args:argparse.Namespace) -> list[dict]:
   """Train what the flags say: a run (returns its metrics rows) or, when a flag holds a list, a sweep (returns its runs'
   outcomes, as in its sweep.json)."""
   measure = (lambda model, splits: progress.tracker(model, args.p, [s[0] for s in splits], stacked=True)) if args.op == "+" else None
-  if sweep.is_sweep(vars(args)): return sweep.run(args, f"grokking-{OP_NAMES[args.op]}-p{args.p}", config_of, split_of, measure)
+  if sweep.is_sweep(vars(args)): return sweep.run(args, f"grokking-{OP_NAMES[args.op]}-p{args.p}{variant(args)}", config_of, split_of, measure)
   for name in ("shard", "devices"):
     if getattr(args, name): raise BadInput(name, "splits a sweep (a flag given a list); this is one run")
   run = config_of(args)
