@@ -82,17 +82,18 @@ def measures(logits:np.ndarray, embedding:np.ndarray, sum_sq_weights:float, trai
   return {"restricted_loss": restricted, "excluded_loss": excluded, "sum_sq_weights": sum_sq_weights, "key_frequencies": keys,
           "key_share": float(power[np.array(keys) - 1].sum() / power.sum()), "gini": gini(power), "freq_norm": np.sqrt(power).tolist()}
 
-CHUNK = 2048  # pairs of the table per forward pass
-
 def tracker(model, p:int, x_trains:list[np.ndarray], stacked:bool=False) -> Callable[[], dict|list[dict]]:
   """measure() -> the progress measures of model's weights now (a dict, or with stacked=True each run's: a list), for
   Data.extra_metrics. x_trains: each run's train pairs (N, 3). The table of every pair runs through one JIT'd forward pass
-  per chunk, on the model's device(s); the measures are computed on the host."""
+  per chunk, on the model's device(s), chunks as small as the evaluation's (its memory bound); the measures are computed
+  on the host."""
+  from tinyarith.train import chunk_size  # here: the training loop may come to import this module
   tokens, n, R = modular_table(p)[0], p * p, len(x_trains)
-  padded = np.pad(tokens, ((0, round_up(n, CHUNK) - n), (0, 0)))
+  size = chunk_size(n, tokens.shape[1] * R)
+  padded = np.pad(tokens, ((0, round_up(n, size) - n), (0, 0)))
   if stacked: padded = np.broadcast_to(padded, (R, *padded.shape))  # every run reads the whole table
-  parts = [place(np.ascontiguousarray(padded[..., i:i + CHUNK, :]), model.tok_emb.device) for i in range(0, padded.shape[-2], CHUNK)]
-  forward = TinyJit(lambda x: model(x, slice(2, 3)).realize())  # (R?, CHUNK, 1, p)
+  parts = [place(np.ascontiguousarray(padded[..., i:i + size, :]), model.tok_emb.device) for i in range(0, padded.shape[-2], size)]
+  forward = TinyJit(lambda x: model(x, slice(2, 3)).realize())  # (R?, size, 1, p)
   trains = [x[:, 0] * p + x[:, 1] for x in x_trains]
   def measure() -> dict|list[dict]:
     logits = np.concatenate([forward(x).numpy() for x in parts], axis=-3)[..., :n, 0, :].reshape(R, n, p)
