@@ -26,10 +26,7 @@ def ask(question:str, run_dir:str):
     raise BadInput("ask", f"this model adds numbers of up to {digits} digits, got {question[:40]!r}{'...' if len(question) > 40 else ''}")
   a, b = int(m[1]), int(m[2])
   written = addition_answers(make_greedy_decoder(model), np.array([a]), np.array([b]), digits, reverse)
-  value = int(answer_value(written, reverse)[0])
-  weights = "model.safetensors" if step is None else f"step {step}"
-  print(f"{a}+{b}={value}  (true {a + b}, {'right' if value == a + b else 'WRONG'}; the model wrote {''.join(map(str, written[0]))}; "
-        f"weights of {weights})")
+  cli.print_answer(f"{a}+{b}", int(answer_value(written, reverse)[0]), a + b, "".join(map(str, written[0])), step)
 
 @cli.guarded
 def main():
@@ -38,16 +35,8 @@ def main():
   g.add_argument("--digits", type=int, default=3, help="digits per operand, 1 to 9 (operands zero-padded to this, the answer to one more)")
   g.add_argument("--reverse", action=argparse.BooleanOptionalAction, default=True, help="write the answer least significant digit first")
   g.add_argument("--test-size", type=int, help="held-out problems (default: 10000, or a fifth of all problems if fewer)")
-  g.add_argument("--batch-size", type=int, default=256, help="training problems per step, drawn fresh each step")
-  g.add_argument("--ask", help="a question like '123+456' for the model saved in --run")
-  g.add_argument("--run", help="run directory whose model --ask uses")
-  cli.add_model_args(parser)
-  cli.add_train_args(parser)
-  parser.set_defaults(n_layers=4, layernorm=True, pos="rope", beta2=0.999, weight_decay=0.01, steps=5000, eval_every=250)
-  args = cli.parse_args(parser)
-  if args.ask is not None:
-    if not args.run: cli.fail("--ask needs --run RUN_DIR")
-    return ask(args.ask, args.run)
+  cli.add_problem_args(g, "123+456")
+  if (args := cli.parse_gpt_args(parser, ask)) is None: return  # it answered --ask
 
   data = {k: getattr(args, k) for k in ("digits", "reverse", "test_size", "batch_size")}
   run = cli.run_config(args, "addition", data, f"addition-{args.digits}d-{'rev' if args.reverse else 'plain'}-seed{args.seed}",

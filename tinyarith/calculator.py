@@ -39,11 +39,9 @@ def problem_tokens(ops:np.ndarray, a:np.ndarray, b:np.ndarray, n:int) -> np.ndar
     tokens[np.flatnonzero(rows)[:, None], 2 * n + 2 + np.arange(answer.shape[1])] = answer
   return tokens
 
-def answer_of(tokens:np.ndarray, n:int) -> list[str]:
-  """The answers a model wrote (tokens (B, 4n+2), or just the answers (B, 2n)), read back as a person writes them: "64",
-  "-12", "3 r 1"; "?" for an answer that is not well formed."""
-  answers = tokens[:, -2 * n:]
-  ops = [VOCAB[t] for t in tokens[:, n]] if tokens.shape[1] == 4 * n + 2 else None
+def answer_of(ops:np.ndarray, answers:np.ndarray, n:int) -> list[str]:
+  """Answer tokens (B, 2n) to the operators ops (B,) read back as a person writes them: "64", "-12", "3 r 1"; "?" for an
+  answer that is not well formed."""
   def number(digits) -> str: return str(int(decode(digits[::-1]))) if all(t < 10 for t in digits) else "?"
   def read(op:str, answer:np.ndarray) -> str:
     if op == "+": return number(answer[:n + 1])
@@ -123,3 +121,22 @@ def batch_arrays(ops:np.ndarray, a:np.ndarray, b:np.ndarray, digits:int) -> tupl
   """Tokens and their masked next-token targets (the answer's and its pads'), (B, 4n+2) each."""
   tokens = problem_tokens(ops, a, b, digits)
   return tokens, next_token_targets(tokens)
+
+def written_answers(decode, ops:np.ndarray, a:np.ndarray, b:np.ndarray, digits:int) -> np.ndarray:
+  """A greedy decoder's (decode.make_greedy_decoder) answer tokens to the problems, padding included. (B,) -> (B, 2n)"""
+  start = 2 * digits + 2  # after "a op b ="
+  prompt = problem_tokens(ops, a, b, digits)
+  prompt[:, start:] = 0
+  return decode(prompt, start)[:, start:]
+
+def exact_match_metrics(model, ops:np.ndarray, a:np.ndarray, b:np.ndarray, digits:int):
+  """A metrics function for train(): exact match of the model's greedy answers (every answer token, padding included, right)
+  overall, per operator, and per operator and operand length (the longer operand's digits) or carry/borrow count (carries):
+  test_exact_by_op {"+": ...}, test_exact_by_op_digits {"+3": ...}, test_exact_by_op_carries {"*5": ...}."""
+  from tinyarith.decode import exact_match, make_greedy_decoder
+  decode, expected = make_greedy_decoder(model), problem_tokens(ops, a, b, digits)[:, 2 * digits + 2:]
+  lengths = np.maximum(*(np.char.str_len(x.astype(str)) for x in (a, b)))
+  counts = np.zeros_like(a)
+  for op in set(ops): counts[ops == op] = carries(op, a[ops == op], b[ops == op], digits)
+  groups = {"op": ops, "op_digits": np.char.add(ops, lengths.astype(str)), "op_carries": np.char.add(ops, counts.astype(str))}
+  return lambda: {f"test_{k}": v for k, v in exact_match(written_answers(decode, ops, a, b, digits), expected, groups).items()}

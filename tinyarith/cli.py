@@ -82,6 +82,30 @@ def add_train_args(parser:argparse.ArgumentParser, sweep:bool=False):
     g.add_argument("--devices", type=lambda s: tuple(s.split(",")), help="devices to split the runs across, e.g. CUDA:0,CUDA:1 "
                    "(default: the one DEV names)")
 
+GPT_DEFAULTS = dict(n_layers=4, layernorm=True, pos="rope", beta2=0.999, weight_decay=0.01, steps=5000, eval_every=250)  # seed 000's GPT
+
+def add_problem_args(g:argparse._ArgumentGroup, example:str):
+  """The flags of an experiment whose problems are drawn afresh each step and answered by greedy decoding (addition, calculator)."""
+  g.add_argument("--batch-size", type=int, default=256, help="training problems per step, drawn fresh each step")
+  g.add_argument("--ask", help=f"a question like '{example}' for the model saved in --run")
+  g.add_argument("--run", help="run directory whose model --ask uses")
+
+def parse_gpt_args(parser:argparse.ArgumentParser, ask:Callable[[str, str], None]) -> argparse.Namespace|None:
+  """Add the model's and training's flags with GPT_DEFAULTS and parse the command line; with --ask, answer the question
+  with ask(question, run_dir) and return None."""
+  add_model_args(parser)
+  add_train_args(parser)
+  parser.set_defaults(**GPT_DEFAULTS)
+  args = parse_args(parser)
+  if args.ask is None: return args
+  if not args.run: fail("--ask needs --run RUN_DIR")
+  ask(args.ask, args.run)
+
+def print_answer(question:str, answer, true, written:str, step:int|None):
+  """--ask's line: the model's answer beside the true one, what it wrote, and which weights wrote it."""
+  weights = "model.safetensors" if step is None else f"step {step}"
+  print(f"{question}={answer}  (true {true}, {'right' if answer == true else 'WRONG'}; the model wrote {written}; weights of {weights})")
+
 def shard(text:str) -> tuple[int, int]:
   if not (m := re.fullmatch(r"(\d+)/(\d+)", text.strip())): raise argparse.ArgumentTypeError(f"{text!r} is not I/N, e.g. 0/4")
   index, count = map(int, m.groups())

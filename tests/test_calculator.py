@@ -1,0 +1,44 @@
+"""experiments/calculator.py as a user runs it: a short run's metrics per operator, --ask, and its bad input."""
+import re
+import pytest
+from conftest import experiment
+from tinyarith.metrics import read_metrics
+
+TINY = ["--digits", "1", "--n-layers", "1", "--d-model", "32", "--d-mlp", "64", "--steps", "40", "--eval-every", "20", "--test-size", "40"]
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+  out = tmp_path_factory.mktemp("calc") / "run"
+  result = experiment("calculator", *TINY, "--out", out)
+  assert result.returncode == 0, result.stderr
+  assert "exact match by operator: *: " in result.stdout
+  return out
+
+def test_a_run_reports_exact_match_per_operator_operand_length_and_carry_count(run):
+  last = read_metrics(run)[-1]
+  assert {k: v["n"] for k, v in last["test_exact_by_op"].items()} == {"+": 10, "-": 10, "*": 10, "/": 10}
+  assert all(k[0] in "+-*/" and k[1:].isdigit() for name in ("op_digits", "op_carries") for k in last[f"test_exact_by_{name}"])
+  assert sum(v["n"] for v in last["test_exact_by_op_carries"].values()) == 40
+  right = sum(v["n"] * v["exact"] for v in last["test_exact_by_op"].values())
+  assert last["test_exact"] == pytest.approx(right / 40)
+
+@pytest.mark.parametrize("question", ["7/3", "3-7", "9*9", "0+0"])
+def test_ask_answers_with_the_true_answer_beside_it(run, question):
+  result = experiment("calculator", "--ask", question, "--run", run)
+  assert result.returncode == 0, result.stderr
+  true = {"7/3": "2 r 1", "3-7": "-4", "9*9": "81", "0+0": "0"}[question]
+  assert re.match(rf"{re.escape(question)}=\S.* \(true {re.escape(true)}, (right|WRONG); the model wrote \S+; weights of step 40\)", result.stdout), result.stdout
+
+@pytest.mark.parametrize("args,names", [(["--ask", "7/0"], "divides by zero"), (["--ask", "7%3"], "'%' is not an operator"),
+                                        (["--ask", "17+3"], "up to 1 digits"), (["--ask", "7+"], "like '123*45'")])
+def test_bad_questions_are_one_line_naming_the_flag(run, args, names):
+  result = experiment("calculator", *args, "--run", run)
+  assert result.returncode == 2 and result.stderr.startswith("error: --ask: ") and names in result.stderr
+  assert len(result.stderr.strip().splitlines()) == 1
+
+@pytest.mark.parametrize("args,flag", [(["--ops", "+%"], "--ops"), (["--ops", ""], "--ops"), (["--digits", "7"], "--digits"),
+                                       (["--digits", "1", "--test-size", "500"], "--test-size")])
+def test_bad_settings_are_one_line_naming_the_flag_and_write_nothing(tmp_path, args, flag):
+  result = experiment("calculator", *args, "--out", tmp_path / "fresh")
+  assert result.returncode == 2 and result.stderr.startswith(f"error: {flag}: ") and len(result.stderr.strip().splitlines()) == 1
+  assert not (tmp_path / "fresh").exists()
