@@ -21,3 +21,29 @@ def test_a_run_off_the_default_recipe_gets_its_own_default_directory():
   assert out() == "runs/grokking-add-p113-seed0"
   assert out("--loss", "stablemax", "--grokfast-lamb", "2") == "runs/grokking-add-p113-seed0-stablemax-grokfast2"
   assert out("--loss-dtype", "float32", "--seed", "3") == "runs/grokking-add-p113-seed3-float32"
+
+NEW_SETTINGS = ("loss", "loss_dtype", "grokfast_alpha", "grokfast_lamb")
+
+def test_a_run_or_sweep_begun_before_the_loss_grokfast_and_progress_settings_resumes(tmp_path):
+  """Its config.json or sweep.json lacks the new settings (they read as their defaults) and its metrics lack the progress
+  measures' columns (its rows keep the columns they began with)."""
+  import json
+  from tinyarith import grokking
+  from tinyarith.metrics import read_metrics
+  tiny = dict(p=7, d_model=16, n_heads=2, d_mlp=32, steps=10, eval_every=5)
+  grokking.run(**tiny, out=str(tmp_path / "run"))
+  grokking.run(**tiny, seed=[0, 1], out=str(tmp_path / "sweep"))
+  runs = [tmp_path / "run", tmp_path / "sweep" / "seed0-frac0.3-wd1-lr0.001", tmp_path / "sweep" / "seed1-frac0.3-wd1-lr0.001"]
+  for run in runs:
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k not in NEW_SETTINGS}))
+    rows = [{k: v for k, v in r.items() if k in ("step", "train_loss", "train_acc", "test_loss", "test_acc", "elapsed")} for r in read_metrics(run)]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+  record = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+  record["flags"] = {k: v for k, v in record["flags"].items() if k not in NEW_SETTINGS}
+  (tmp_path / "sweep" / "sweep.json").write_text(json.dumps(record))
+  grokking.run(resume=str(tmp_path / "run"), steps=20)
+  grokking.run(resume=str(tmp_path / "sweep"), steps=20)
+  for run in runs:
+    rows = read_metrics(run)
+    assert [r["step"] for r in rows] == [0, 5, 10, 15, 20] and "restricted_loss" not in rows[-1]

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Callable, NoReturn
 from tinygrad import Device, Tensor
 from tinygrad.helpers import DEV
-from tinyarith.config import RunConfig
+from tinyarith.config import LATER, RunConfig
 from tinyarith.loss import LOSSES, LOSS_DTYPES
 from tinyarith import files
 from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted
@@ -138,7 +138,7 @@ SWEEP_RECORD = "sweep.json"  # in a sweep's directory: the flags it was started 
 def saved_flags(out_dir:Path) -> dict:
   """The flags, by dest, that a run (its config.json) or a sweep (its sweep.json) was started with."""
   if not (out_dir / "config.json").exists() and (out_dir / SWEEP_RECORD).exists():
-    return dict(json.loads((out_dir / SWEEP_RECORD).read_text())["flags"])
+    return {**LATER, **json.loads((out_dir / SWEEP_RECORD).read_text())["flags"]}  # LATER: a sweep begun before those flags
   return RunConfig.from_dict(json.loads((out_dir / "config.json").read_text())).flags()
 
 def shown(value) -> str: return ",".join(map(str, value)) if isinstance(value, list) else str(value)
