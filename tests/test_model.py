@@ -21,6 +21,17 @@ def test_changing_a_later_token_never_changes_earlier_logits(pos):
   np.testing.assert_allclose(a[:, :3], b[:, :3], rtol=1e-5, atol=1e-6)
   assert np.abs(a[:, 3:] - b[:, 3:]).max() > 1e-4  # and the change does reach the later positions
 
+@pytest.mark.parametrize("pos,invariant", [("none", True), ("learned", False), ("rope", False)])
+def test_without_positions_the_last_token_sees_the_earlier_ones_as_a_set(pos, invariant):
+  """pos="none" (no position embeddings, no rotation): causal attention over earlier tokens is a weighted sum, so only the
+  mask orders tokens, and in one block reordering what the last position reads leaves its logits as they were (in two,
+  the earlier positions' own prefixes differ)."""
+  model = Transformer(Config(**{**TINY, "n_layers": 1}, pos=pos), seed=3)
+  x, y = np.array([[3, 1, 4, 1, 5, 9]]), np.array([[5, 1, 3, 4, 1, 9]])
+  a, b = model(Tensor(x), slice(5, 6)).numpy(), model(Tensor(y), slice(5, 6)).numpy()
+  assert np.allclose(a, b, rtol=1e-5, atol=1e-6) == invariant
+  assert (model.pos_emb is None) == (pos != "learned")
+
 @pytest.mark.parametrize("pos", ["learned", "rope"])
 def test_logits_at_a_span_of_positions_equal_those_of_the_full_pass(pos):
   model = Transformer(Config(**TINY, layernorm=True, pos=pos), seed=2)

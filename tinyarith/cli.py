@@ -7,6 +7,7 @@ from tinygrad import Device, Tensor
 from tinygrad.helpers import DEV
 from tinyarith.config import LATER, RunConfig
 from tinyarith.loss import LOSSES, LOSS_DTYPES
+from tinyarith.model import POSITIONS
 from tinyarith import files
 from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted
 
@@ -27,7 +28,7 @@ def add_model_args(parser:argparse.ArgumentParser):
   g.add_argument("--n-heads", type=int, default=4, help="attention heads (must divide --d-model)")
   g.add_argument("--d-mlp", type=int, default=512, help="hidden width of the MLP")
   g.add_argument("--layernorm", action=argparse.BooleanOptionalAction, default=False, help="pre-norm LayerNorm")
-  g.add_argument("--pos", choices=("learned", "rope"), default="learned", help="learned position embeddings or rotary")
+  g.add_argument("--pos", choices=POSITIONS, default="learned", help="learned position embeddings, rotary, or none (NoPE: only the causal mask orders tokens)")
 
 def values(kind:type) -> Callable[[str], object]:
   """The argparse type of a flag a sweep may list: "0.3" is one value; "0.2,0.3,0.5" several, and for integers "0-9" a

@@ -6,6 +6,8 @@ from tinygrad import Tensor, dtypes
 from tinygrad.nn.state import get_parameters, get_state_dict
 from tinyarith.errors import BadInput
 
+POSITIONS = ("learned", "rope", "none")
+
 @dataclass(frozen=True)
 class Config:
   vocab: int                # input tokens
@@ -15,14 +17,14 @@ class Config:
   n_heads: int = 4
   d_mlp: int = 512
   layernorm: bool = False   # pre-norm LayerNorm in each block and before the unembedding
-  pos: str = "learned"      # "learned" position embeddings or "rope" (rotary, in attention)
+  pos: str = "learned"      # "learned" position embeddings, "rope" (rotary, in attention) or "none" (the causal mask alone orders tokens)
   n_out: int | None = None  # output classes; None: same as vocab
 
   def __post_init__(self):
     for name in ("vocab", "ctx_len", "n_layers", "d_model", "n_heads", "d_mlp"):
       if not isinstance(v := getattr(self, name), int) or v < 1: raise BadInput(name, f"must be a positive integer, got {v!r}")
     if self.d_model % self.n_heads: raise BadInput("n_heads", f"must divide d_model ({self.d_model}), got {self.n_heads}")
-    if self.pos not in ("learned", "rope"): raise BadInput("pos", f"must be 'learned' or 'rope', got {self.pos!r}")
+    if self.pos not in POSITIONS: raise BadInput("pos", f"must be one of {', '.join(POSITIONS)}, got {self.pos!r}")
     if self.pos == "rope" and self.d_head % 2: raise BadInput("pos", f"rope needs an even head size (d_model / n_heads), got {self.d_head}")
 
   @property
