@@ -42,3 +42,11 @@ def test_bad_settings_are_one_line_naming_the_flag_and_write_nothing(tmp_path, a
   result = experiment("calculator", *args, "--out", tmp_path / "fresh")
   assert result.returncode == 2 and result.stderr.startswith(f"error: {flag}: ") and len(result.stderr.strip().splitlines()) == 1
   assert not (tmp_path / "fresh").exists()
+
+def test_a_scratchpad_run_answers_products_and_says_what_it_wrote(tmp_path):
+  args = [*TINY[:TINY.index("--steps")], "--steps", "20", "--eval-every", "20", "--test-size", "20", "--ops", "*", "--scratchpad"]
+  result = experiment("calculator", *args, "--out", tmp_path / "run")
+  assert result.returncode == 0, result.stderr
+  assert list(read_metrics(tmp_path / "run")[-1]["test_exact_by_op"]) == ["*"]
+  asked = experiment("calculator", "--ask", "9*9", "--run", tmp_path / "run")
+  assert asked.returncode == 0 and re.match(r"9\*9=\S+ +\(true 81, (right|WRONG); the model wrote [0-9_+\-*/=]{4};", asked.stdout), asked.stdout

@@ -70,3 +70,11 @@ def test_the_stream_is_seeded():
 def test_bad_settings_are_bad_input_naming_them(digits, ops, test_size, field):
   with pytest.raises(BadInput) as e: CalculatorProblems(digits, ops, test_size, seed=0)
   assert e.value.field == field
+
+def test_a_scratchpad_writes_the_partial_products_before_the_product_and_pads_the_rest_to_its_length():
+  ops, a, b = np.array(list("*+")), np.array([13, 13]), np.array([51, 51])
+  assert [decode(t) for t in problem_tokens(ops, a, b, 2, scratchpad=True)] == ["13*51=3105603660", "13+51=460" + "_" * 7]
+  rng = np.random.default_rng(2)  # 13*1 = 013 -> 310, 13*5 = 065 -> 560, 663 -> 3660
+  x, y = rng.integers(0, 1000, 200), rng.integers(0, 1000, 200)
+  written = problem_tokens(np.full(200, "*"), x, y, 3, scratchpad=True)[:, 8:]
+  assert answer_of(np.full(200, "*"), written, 3, scratchpad=True) == [str(int(p) * int(q)) for p, q in zip(x, y)]

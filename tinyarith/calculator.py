@@ -8,7 +8,11 @@ every number in the answer zero-padded to its width and written least significan
   a/b  the quotient a // b, N digits, then the remainder a % b, N digits (b = 0 is never generated)
 and "_" after the shorter ones, so that every problem has the same 4N+2 tokens: one JIT capture serves a run and each
 digit has its fixed place. 13-51 at N=2 is "13-51=" + "83-" + "_"; the targets are the next tokens from "=" on, pads
-included, so the model also learns where its answer ends."""
+included, so the model also learns where its answer ends.
+
+With scratchpad=True a product is worked out first: the partial products a * (digit j of b), N+1 digits each, for j from
+the least significant digit up, then the product; 13*51 is "13*51=" + "310" (13*1) + "560" (13*5) + "3660". Every
+answer is then N(N+1)+2N tokens long, the others padded."""
 import numpy as np
 from tinyarith.data import EQUALS, STOI, VOCAB, decode, next_token_targets
 from tinyarith.errors import BadInput
@@ -20,33 +24,37 @@ def digits_of(x:np.ndarray, n:int) -> np.ndarray:
   """x (B,) -> (B, n): its n lowest digits, least significant first."""
   return (x[:, None] // 10 ** np.arange(n)) % 10
 
-def answer_tokens(op:str, a:np.ndarray, b:np.ndarray, n:int) -> np.ndarray:
+def answer_width(n:int, scratchpad:bool=False) -> int: return n * (n + 1) + 2 * n if scratchpad else 2 * n
+def scratch_width(op:str, n:int, scratchpad:bool) -> int: return n * (n + 1) if scratchpad and op == "*" else 0  # before the answer
+
+def answer_tokens(op:str, a:np.ndarray, b:np.ndarray, n:int, scratchpad:bool=False) -> np.ndarray:
   """The answers of a op b, as the module's docstring writes them, before padding. (B,) -> (B, width of op's answer)"""
   if op == "+": return digits_of(a + b, n + 1)
   if op == "-": return np.concatenate([digits_of(np.abs(a - b), n), np.where(a >= b, STOI["+"], STOI["-"])[:, None]], 1)
+  if op == "*" and scratchpad: return np.concatenate([digits_of(a * (b // 10 ** j % 10), n + 1) for j in range(n)] + [digits_of(a * b, 2 * n)], 1)
   if op == "*": return digits_of(a * b, 2 * n)
   if op == "/": return np.concatenate([digits_of(a // b, n), digits_of(a % b, n)], 1)
   raise BadInput("ops", f"unknown operator {op!r}: choose from {OPS}")
 
-def problem_tokens(ops:np.ndarray, a:np.ndarray, b:np.ndarray, n:int) -> np.ndarray:
-  """Problems ops[i] applied to a[i], b[i] (ops: an array of operator characters), as tokens. (B,) -> (B, 4n+2)"""
-  tokens = np.full((len(a), 4 * n + 2), PAD, dtype=np.int64)
+def problem_tokens(ops:np.ndarray, a:np.ndarray, b:np.ndarray, n:int, scratchpad:bool=False) -> np.ndarray:
+  """Problems ops[i] applied to a[i], b[i] (ops: an array of operator characters), as tokens. (B,) -> (B, 2n+2 + answer_width)"""
+  tokens = np.full((len(a), 2 * n + 2 + answer_width(n, scratchpad)), PAD, dtype=np.int64)
   tokens[:, :n], tokens[:, n + 1:2 * n + 1] = digits_of(a, n)[:, ::-1], digits_of(b, n)[:, ::-1]  # operands as written
   tokens[:, n], tokens[:, 2 * n + 1] = [STOI[op] for op in ops], EQUALS
   for op in set(ops):
     rows = ops == op
-    answer = answer_tokens(op, a[rows], b[rows], n)
+    answer = answer_tokens(op, a[rows], b[rows], n, scratchpad)
     tokens[np.flatnonzero(rows)[:, None], 2 * n + 2 + np.arange(answer.shape[1])] = answer
   return tokens
 
-def answer_of(ops:np.ndarray, answers:np.ndarray, n:int) -> list[str]:
-  """Answer tokens (B, 2n) to the operators ops (B,) read back as a person writes them: "64", "-12", "3 r 1"; "?" for an
-  answer that is not well formed."""
+def answer_of(ops:np.ndarray, answers:np.ndarray, n:int, scratchpad:bool=False) -> list[str]:
+  """Answer tokens (B, answer_width) to the operators ops (B,) read back as a person writes them: "64", "-12", "3 r 1";
+  "?" for an answer that is not well formed. A product's scratchpad is skipped."""
   def number(digits) -> str: return str(int(decode(digits[::-1]))) if all(t < 10 for t in digits) else "?"
   def read(op:str, answer:np.ndarray) -> str:
     if op == "+": return number(answer[:n + 1])
     if op == "-": return {"+": "", "-": "-"}.get(VOCAB[answer[n]], "?") + number(answer[:n])
-    if op == "*": return number(answer)
+    if op == "*": return number(answer[scratch_width(op, n, scratchpad):][:2 * n])
     return f"{number(answer[:n])} r {number(answer[n:])}"
   return [read(op, answer) for op, answer in zip(ops, answers)]
 
@@ -117,26 +125,27 @@ class CalculatorProblems:
       codes = np.concatenate([codes, self.rng.permutation(draw[~found])])
     return self.split(codes)
 
-def batch_arrays(ops:np.ndarray, a:np.ndarray, b:np.ndarray, digits:int) -> tuple[np.ndarray, np.ndarray]:
-  """Tokens and their masked next-token targets (the answer's and its pads'), (B, 4n+2) each."""
-  tokens = problem_tokens(ops, a, b, digits)
+def batch_arrays(ops:np.ndarray, a:np.ndarray, b:np.ndarray, digits:int, scratchpad:bool=False) -> tuple[np.ndarray, np.ndarray]:
+  """Tokens and their masked next-token targets (the answer's and its pads'), (B, 2n+2 + answer_width) each."""
+  tokens = problem_tokens(ops, a, b, digits, scratchpad)
   return tokens, next_token_targets(tokens)
 
-def written_answers(decode, ops:np.ndarray, a:np.ndarray, b:np.ndarray, digits:int) -> np.ndarray:
-  """A greedy decoder's (decode.make_greedy_decoder) answer tokens to the problems, padding included. (B,) -> (B, 2n)"""
+def written_answers(decode, ops:np.ndarray, a:np.ndarray, b:np.ndarray, digits:int, scratchpad:bool=False) -> np.ndarray:
+  """A greedy decoder's (decode.make_greedy_decoder) answer tokens to the problems, padding included. (B,) -> (B, answer_width)"""
   start = 2 * digits + 2  # after "a op b ="
-  prompt = problem_tokens(ops, a, b, digits)
+  prompt = problem_tokens(ops, a, b, digits, scratchpad)
   prompt[:, start:] = 0
   return decode(prompt, start)[:, start:]
 
-def exact_match_metrics(model, ops:np.ndarray, a:np.ndarray, b:np.ndarray, digits:int):
-  """A metrics function for train(): exact match of the model's greedy answers (every answer token, padding included, right)
-  overall, per operator, and per operator and operand length (the longer operand's digits) or carry/borrow count (carries):
-  test_exact_by_op {"+": ...}, test_exact_by_op_digits {"+3": ...}, test_exact_by_op_carries {"*5": ...}."""
+def exact_match_metrics(model, ops:np.ndarray, a:np.ndarray, b:np.ndarray, digits:int, scratchpad:bool=False):
+  """A metrics function for train(): exact match of the model's greedy answers (every answer token right: padding, and a
+  product's scratchpad, included) overall, per operator, and per operator and operand length (the longer operand's digits)
+  or carry/borrow count (carries): test_exact_by_op {"+": ...}, test_exact_by_op_digits {"+3": ...},
+  test_exact_by_op_carries {"*5": ...}."""
   from tinyarith.decode import exact_match, make_greedy_decoder
-  decode, expected = make_greedy_decoder(model), problem_tokens(ops, a, b, digits)[:, 2 * digits + 2:]
+  decode, expected = make_greedy_decoder(model), problem_tokens(ops, a, b, digits, scratchpad)[:, 2 * digits + 2:]
   lengths = np.maximum(*(np.char.str_len(x.astype(str)) for x in (a, b)))
   counts = np.zeros_like(a)
   for op in set(ops): counts[ops == op] = carries(op, a[ops == op], b[ops == op], digits)
   groups = {"op": ops, "op_digits": np.char.add(ops, lengths.astype(str)), "op_carries": np.char.add(ops, counts.astype(str))}
-  return lambda: {f"test_{k}": v for k, v in exact_match(written_answers(decode, ops, a, b, digits), expected, groups).items()}
+  return lambda: {f"test_{k}": v for k, v in exact_match(written_answers(decode, ops, a, b, digits, scratchpad), expected, groups).items()}
