@@ -54,7 +54,7 @@ def main():
   test = problems.test()
   out = cli.make_run_dir(run, resume=bool(args.resume))
   print(f"{args.digits}-digit {' '.join(args.ops)}, {len(test[0])} held-out problems; writing {out}/")
-  train_sample, test_set = (batch(*problems, args.digits, args.scratchpad) for problems in (problems.sample(TRAIN_SAMPLE), test))
+  train_sample, test_set = batch(*problems.sample(TRAIN_SAMPLE), args.digits, args.scratchpad), batch(*test, args.digits, args.scratchpad)
   data = Data(lambda: batch(*problems.sample(), args.digits, args.scratchpad), {"train": train_sample, "test": test_set},
               span=target_span(train_sample[1].numpy()), extra_metrics=exact_match_metrics(model, *test, args.digits, args.scratchpad),
               rng=problems.rng)

@@ -15,6 +15,7 @@ the least significant digit up, then the product; 13*51 is "13*51=" + "310" (13*
 answer is then N(N+1)+2N tokens long, the others padded."""
 import numpy as np
 from tinyarith.data import EQUALS, STOI, VOCAB, decode, next_token_targets
+from tinyarith.decode import exact_match, make_greedy_decoder
 from tinyarith.errors import BadInput
 
 OPS = "+-*/"
@@ -142,7 +143,6 @@ def exact_match_metrics(model, ops:np.ndarray, a:np.ndarray, b:np.ndarray, digit
   product's scratchpad, included) overall, per operator, and per operator and operand length (the longer operand's digits)
   or carry/borrow count (carries): test_exact_by_op {"+": ...}, test_exact_by_op_digits {"+3": ...},
   test_exact_by_op_carries {"*5": ...}."""
-  from tinyarith.decode import exact_match, make_greedy_decoder
   decode, expected = make_greedy_decoder(model), problem_tokens(ops, a, b, digits, scratchpad)[:, 2 * digits + 2:]
   lengths = np.maximum(*(np.char.str_len(x.astype(str)) for x in (a, b)))
   counts = np.zeros_like(a)

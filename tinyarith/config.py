@@ -35,8 +35,6 @@ CHECKS = {"lr": (lambda v: math.isfinite(v) and v > 0, "a positive number"), "be
           "seed": (lambda v: isinstance(v, int) and v >= 0, "a non-negative integer"),
           "grokfast_alpha": (lambda v: 0 <= v < 1, "in [0, 1)"), "grokfast_lamb": (lambda v: math.isfinite(v) and v >= 0, "a non-negative number")}
 CHOICES = {"loss": LOSSES, "loss_dtype": tuple(LOSS_DTYPES)}
-LATER = {"loss": "softmax", "loss_dtype": "float64", "grokfast_alpha": 0.98, "grokfast_lamb": 0.0}  # settings added after runs were
-                                                                            # saved: a config.json without them had these
 
 SHAPE = ("vocab", "ctx_len", "n_out")         # model settings the data sets, not flags
 NOT_FLAGS = ("experiment", "model", "data")  # RunConfig fields that are not one flag each
@@ -93,3 +91,6 @@ class RunConfig:
     """The model initialised from the seed, and its AdamW (with its Grokfast filter, if on)."""
     model = Transformer(self.model, seed=self.seed)
     return model, optimizer(model, self)
+
+# settings added after runs were saved, with their defaults: a config.json or sweep.json without them had these
+LATER = {f.name: f.default for f in fields(RunConfig) if f.name in ("loss", "loss_dtype", "grokfast_alpha", "grokfast_lamb")}
