@@ -37,7 +37,9 @@ def test_bad_questions_are_one_line_naming_the_flag(run, args, names):
   assert len(result.stderr.strip().splitlines()) == 1
 
 @pytest.mark.parametrize("args,flag", [(["--ops", "+%"], "--ops"), (["--ops", ""], "--ops"), (["--digits", "7"], "--digits"),
-                                       (["--digits", "1", "--test-size", "500"], "--test-size")])
+                                       (["--digits", "1", "--test-size", "500"], "--test-size"), (["--test-digits", "4"], "--test-digits"),
+                                       (["--format", "plain", "--ops", "+/"], "--ops"), (["--format", "plain", "--scratchpad"], "--scratchpad"),
+                                       (["--format", "plain", "--test-digits", "1"], "--test-digits"), (["--pos", "alibi"], "argument --pos")])
 def test_bad_settings_are_one_line_naming_the_flag_and_write_nothing(tmp_path, args, flag):
   result = experiment("calculator", *args, "--out", tmp_path / "fresh")
   assert result.returncode == 2 and result.stderr.startswith(f"error: {flag}: ") and len(result.stderr.strip().splitlines()) == 1
@@ -50,3 +52,19 @@ def test_a_scratchpad_run_answers_products_and_says_what_it_wrote(tmp_path):
   assert list(read_metrics(tmp_path / "run")[-1]["test_exact_by_op"]) == ["*"]
   asked = experiment("calculator", "--ask", "9*9", "--run", tmp_path / "run")
   assert asked.returncode == 0 and re.match(r"9\*9=\S+ +\(true 81, (right|WRONG); the model wrote [0-9_+\-*/=]{4};", asked.stdout), asked.stdout
+
+def test_a_plain_abacus_run_reports_lengths_it_never_trained_on_and_answers_them(tmp_path):
+  args = [*TINY[:TINY.index("--test-size")], "--test-size", "24", "--format", "plain", "--test-digits", "3", "--ops", "+-", "--pos", "abacus"]
+  result = experiment("calculator", *args, "--out", tmp_path / "run")
+  assert result.returncode == 0, result.stderr
+  assert "exact match by operand length: +1: " in result.stdout
+  last = read_metrics(tmp_path / "run")[-1]
+  assert {k: v["n"] for k, v in last["test_exact_by_op_digits"].items()} == {f"{op}{n}": 4 for op in "+-" for n in (1, 2, 3)}
+  asked = experiment("calculator", "--ask", "123-456", "--run", tmp_path / "run")  # 3 digits: longer than any trained on
+  assert asked.returncode == 0 and re.match(r"123-456=\S+ +\(true -333, (right|WRONG); the model wrote [0-9_+\-]{5};", asked.stdout), asked.stdout
+  too_long = experiment("calculator", "--ask", "1234+5", "--run", tmp_path / "run")
+  assert too_long.returncode == 2 and "context holds operands of up to 3 digits" in too_long.stderr
+
+def test_only_the_calculator_packs_digit_places_so_only_it_offers_abacus_positions(tmp_path):
+  result = experiment("addition", "--pos", "abacus", "--out", tmp_path / "run")
+  assert result.returncode == 2 and "argument --pos: invalid choice: 'abacus'" in result.stderr

@@ -1,8 +1,9 @@
 """The calculator's data: its format, its masks, its held-out set, and each operator's answers and carry counts."""
 import numpy as np
 import pytest
-from tinyarith.calculator import CalculatorProblems, answer_of, batch_arrays, carries, problem_tokens, true_answer
-from tinyarith.data import IGNORE, decode
+from tinyarith.abacus import pack, places
+from tinyarith.calculator import PAD, CalculatorProblems, PlainProblems, answer_of, carries, plain_tokens, plain_width, problem_tokens, read_plain, true_answer
+from tinyarith.data import IGNORE, decode, encode
 from tinyarith.errors import BadInput
 
 def test_each_operator_writes_its_answer_reversed_zero_padded_and_padded_to_one_length():
@@ -21,7 +22,7 @@ def test_a_written_answer_reads_back_as_a_person_writes_it_for_every_operator():
   assert answer_of(np.array(["+"]), garbled[:, -2:], 1) == ["?"]
 
 def test_targets_are_the_answer_and_its_padding_the_prompt_masked():
-  tokens, targets = batch_arrays(np.array(["+"]), np.array([13]), np.array([51]), 2)
+  tokens, targets = CalculatorProblems(2, "+", 10, seed=0).arrays(np.array(["+"]), np.array([13]), np.array([51]))
   assert targets[0].tolist() == [IGNORE] * 5 + tokens[0, 6:].tolist() + [IGNORE]  # from "=" on: "460_", then nothing after the last
 
 def by_hand(op:str, a:int, b:int, n:int) -> int:
@@ -78,3 +79,53 @@ def test_a_scratchpad_writes_the_partial_products_before_the_product_and_pads_th
   x, y = rng.integers(0, 1000, 200), rng.integers(0, 1000, 200)
   written = problem_tokens(np.full(200, "*"), x, y, 3, scratchpad=True)[:, 8:]
   assert answer_of(np.full(200, "*"), written, 3, scratchpad=True) == [str(int(p) * int(q)) for p, q in zip(x, y)]
+
+def test_the_plain_format_writes_numbers_as_written_and_ends_each_answer():
+  ops, a, b = np.array(list("+-*-")), np.array([13, 13, 13, 7]), np.array([512, 512, 512, 7])
+  assert [decode(t) for t in plain_tokens(ops, a, b, 13)] == ["13+512=525_" + "__", "13-512=994-_" + "_", "13*512=6566_" + "_", "7-7=0+_" + "_" * 6]
+  # 525 reversed is 525; 13-512 = -499 -> 994-; 13*512 = 6656 -> 6566; 7-7 = +0
+  rng = np.random.default_rng(3)
+  for op in "+-*":
+    x, y = rng.integers(0, 10 ** rng.integers(1, 7, 200)), rng.integers(0, 10 ** rng.integers(1, 7, 200))
+    written = [decode(t).split("=")[1] for t in plain_tokens(np.full(200, op), x, y, plain_width(6, op))]
+    assert read_plain(np.full(200, op), written) == [true_answer(op, int(p), int(q)) for p, q in zip(x, y)]
+  assert read_plain(np.array(list("+-*")), ["", "12", "1=2_"]) == ["?", "?", "?"]
+
+def test_plain_targets_are_the_answer_and_its_end_and_nothing_after():
+  problems = PlainProblems(3, "+", 30, seed=0)
+  tokens, targets = problems.arrays(np.array(["+", "+"]), np.array([13, 999]), np.array([512, 1]))
+  assert [decode(t) for t in tokens] == ["13+512=525___", "999+1=0001___"]
+  assert targets[0].tolist() == [IGNORE] * 6 + encode("525_") + [IGNORE] * 3
+  assert targets[1].tolist() == [IGNORE] * 5 + encode("0001_") + [IGNORE] * 3
+
+def test_plain_training_operands_have_each_length_equally_often_and_held_out_problems_of_every_length_are_never_trained_on():
+  problems = PlainProblems(2, "+*", 200, seed=0, test_digits=4)
+  ops, a, b = problems.split(problems.held_out)
+  lengths = np.char.str_len(a.astype(str))
+  assert (lengths == np.char.str_len(b.astype(str))).all()  # both operands of one length
+  assert {(op, n): ((ops == op) & (lengths == n)).sum() for op in "+*" for n in range(1, 5)} == {(op, n): 25 for op in "+*" for n in range(1, 5)}
+  assert len(set(zip(ops, a, b))) == 200 and len(problems.test()[0]) == 100  # test(): the trained lengths, 1 and 2
+  drawn = [np.stack(problems.sample(256)) for _ in range(40)]
+  ops_d, a_d, b_d = np.concatenate(drawn, axis=1)
+  a_d, b_d = a_d.astype(np.int64), b_d.astype(np.int64)
+  assert not set(zip(ops, a, b)) & set(zip(ops_d, a_d, b_d))
+  assert np.char.str_len(np.concatenate([a_d, b_d]).astype(str)).max() == 2
+  one_digit = np.mean(np.concatenate([a_d, b_d]) < 10)
+  assert 0.45 < one_digit < 0.55  # 1 and 2 digits equally likely, not 10 to 90 as uniform numbers would be
+
+@pytest.mark.parametrize("kwargs,field", [(dict(ops="+/"), "ops"), (dict(test_digits=1), "test_digits"), (dict(test_digits=10), "test_digits"),
+                                         (dict(test_size=3), "test_size")])
+def test_bad_plain_settings_are_bad_input_naming_them(kwargs, field):
+  with pytest.raises(BadInput) as e: PlainProblems(**{"digits": 2, "ops": "+", "test_size": 100, "seed": 0, "test_digits": 4, **kwargs})
+  assert e.value.field == field
+
+def test_abacus_places_count_each_digit_from_its_units_and_number_the_answer_slots():
+  tokens = np.array([encode("123+45=861_"), encode("7*10=07___") + [PAD]])
+  assert places(tokens).tolist() == [[3, 2, 1, 0, 2, 1, 0, 1, 2, 3, 4], [1, 0, 2, 1, 0, 1, 2, 3, 4, 5, 6]]
+  assert (pack(tokens, 16, 12) == tokens + 16 * places(tokens)).all()
+  shifted = pack(np.repeat(tokens, 200, axis=0), 16, 12, np.random.default_rng(0)) // 16
+  offsets = shifted - places(np.repeat(tokens, 200, axis=0))
+  assert (offsets[places(np.repeat(tokens, 200, axis=0)) == 0] == 0).all() and shifted.max() == 11  # 0 stays; the rest fit 12 places
+  per_row = [set(row[p > 0]) for row, p in zip(offsets, places(np.repeat(tokens, 200, axis=0)))]
+  assert all(len(s) == 1 for s in per_row) and len({s.pop() for s in per_row}) == 8  # one offset a problem: 0 to 7 for the first
+  with pytest.raises(ValueError): pack(tokens, 16, 6)

@@ -47,3 +47,14 @@ def test_exact_match_breakdown_adds_up_to_the_overall_figure():
     parts = result[f"exact_by_{name}"].values()
     assert sum(p["n"] for p in parts) == 200
     assert sum(p["n"] * p["exact"] for p in parts) / 200 == pytest.approx(result["exact"], abs=1e-12)
+
+def test_each_row_is_decoded_from_its_own_start_and_keeps_what_its_tokens_carry():
+  class Packed(Successor):  # an abacus model: tokens come packed with a place, token + 16 * place
+    cfg, place_emb = type("cfg", (), {"vocab": 16}), object()
+    def __call__(self, x:Tensor) -> Tensor: return super().__call__(x % 16)
+  prompt = np.array([[1, 11, 7, 7, 7, 7], [1, 2, 3, 11, 7, 7]])  # "1=" and "123=": their answers start at 2 and 4
+  out = make_greedy_decoder(Successor())(prompt, np.array([2, 4]))
+  assert out.tolist() == [[1, 11, 2, 3, 4, 5], [1, 2, 3, 11, 2, 3]]
+  packed = prompt + 16 * np.arange(6)
+  out = make_greedy_decoder(Packed())(packed, np.array([2, 4]))
+  assert (out // 16 == np.arange(6)).all() and (out % 16).tolist() == [[1, 11, 2, 3, 4, 5], [1, 2, 3, 11, 2, 3]]

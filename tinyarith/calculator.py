@@ -12,9 +12,16 @@ included, so the model also learns where its answer ends.
 
 With scratchpad=True a product is worked out first: the partial products a * (digit j of b), N+1 digits each, for j from
 the least significant digit up, then the product; 13*51 is "13*51=" + "310" (13*1) + "560" (13*5) + "3660". Every
-answer is then N(N+1)+2N tokens long, the others padded."""
+answer is then N(N+1)+2N tokens long, the others padded.
+
+The plain format, for length generalisation, writes numbers as a person does, with no leading zeros, and ends the answer
+with "_": 13-512 is "13-512=994-_", the answer reversed as above. Training operands have 1 to N digits (each length equally
+likely); the held-out set has operands of 1 to M digits (M > N: lengths never trained on), both of one length in a problem.
+Rows are right-padded with "_" to the longest problem's length; only the answer and its end count in the loss.
+Division (its two numbers would need a separator) and the scratchpad are padded-format only."""
 import numpy as np
-from tinyarith.data import EQUALS, STOI, VOCAB, decode, next_token_targets
+from tinyarith import abacus
+from tinyarith.data import EQUALS, IGNORE, STOI, VOCAB, decode, encode, next_token_targets
 from tinyarith.decode import exact_match, make_greedy_decoder
 from tinyarith.errors import BadInput
 
@@ -47,6 +54,31 @@ def problem_tokens(ops:np.ndarray, a:np.ndarray, b:np.ndarray, n:int, scratchpad
     answer = answer_tokens(op, a[rows], b[rows], n, scratchpad)
     tokens[np.flatnonzero(rows)[:, None], 2 * n + 2 + np.arange(answer.shape[1])] = answer
   return tokens
+
+def plain_answer(op:str, a:int, b:int) -> str:
+  """The plain format's answer to a op b, least significant digit first, as text."""
+  if op == "-": return str(abs(a - b))[::-1] + ("+" if a >= b else "-")
+  return str(a + b if op == "+" else a * b)[::-1]
+
+def plain_width(n:int, ops:str) -> int:
+  """Tokens of the longest plain problem with operands of up to n digits: a, op, b, "=", the answer and its "_"."""
+  return 2 * n + 3 + max({"+": n + 1, "-": n + 1, "*": 2 * n}[op] for op in ops)
+
+def plain_tokens(ops:np.ndarray, a:np.ndarray, b:np.ndarray, width:int) -> np.ndarray:
+  """Problems in the plain format, right-padded with "_" to width. (B,) -> (B, width)"""
+  tokens = np.full((len(a), width), PAD, dtype=np.int64)
+  for row, (op, x, y) in enumerate(zip(ops, a.tolist(), b.tolist())):
+    text = encode(f"{x}{op}{y}=" + plain_answer(op, x, y) + "_")
+    tokens[row, :len(text)] = text
+  return tokens
+
+def read_plain(ops:np.ndarray, answers:list[str]) -> list[str]:
+  """Plain answers, the text from after the "=" (up to a "_" or the end), read back as a person writes them; "?" for one
+  that is not well formed."""
+  def read(op:str, text:str) -> str:
+    digits, sign = (text[:-1], {"+": "", "-": "-"}.get(text[-1:])) if op == "-" else (text, "")
+    return sign + str(int(digits[::-1])) if digits.isdigit() and sign is not None else "?"
+  return [read(op, text.split("_")[0]) for op, text in zip(ops, answers)]
 
 def answer_of(ops:np.ndarray, answers:np.ndarray, n:int, scratchpad:bool=False) -> list[str]:
   """Answer tokens (B, answer_width) to the operators ops (B,) read back as a person writes them: "64", "-12", "3 r 1";
@@ -84,18 +116,27 @@ def carries(op:str, a:np.ndarray, b:np.ndarray, n:int) -> np.ndarray:
 
 class CalculatorProblems:
   """A held-out test set of distinct problems, spread evenly over the operators, and a seeded stream of training problems
-  that never produces one of them. A problem is coded as op_index * 10^2n + a * 10^n + b."""
-  def __init__(self, digits:int, ops:str, test_size:int, seed:int, batch_size:int=256):
+  that never produces one of them, in the padded format; and what turns them into the model's inputs and targets (with
+  abacus=True its tokens packed with their places, at random offsets in training: tinyarith.abacus) and its answers into
+  exact-match metrics. A problem is coded as op_index * 10^2n + a * 10^n + b, n the longest operand's digits."""
+  def __init__(self, digits:int, ops:str, test_size:int, seed:int, batch_size:int=256, scratchpad:bool=False, abacus:bool=False):
     if not 1 <= digits <= 6: raise BadInput("digits", f"must be 1 to 6 (a product's 2n digits fit a 64-bit integer), got {digits}")
     if not ops or (bad := set(ops) - set(OPS)) or len(set(ops)) < len(ops):
       raise BadInput("ops", f"must list distinct operators of {OPS!r}, got {ops!r}" + (f" ({''.join(sorted(bad))} is none)" if ops and bad else ""))
     if batch_size < 1: raise BadInput("batch_size", f"must be a positive integer, got {batch_size}")
-    self.digits, self.ops, self.batch_size, self.size = digits, ops, batch_size, 10 ** digits
-    most = min(self.size * (self.size - (op == "/")) for op in ops) // 2 * len(ops)  # half of the fewest problems of an operator, each
-    if not 0 < test_size <= most: raise BadInput("test_size", f"must be in 1..{most} (half of each operator's problems) at {digits} digits, got {test_size}")
-    self.rng = np.random.default_rng(seed)
-    per_op = np.diff(np.linspace(0, test_size, len(ops) + 1).astype(int))
-    self.held_out = np.sort(np.concatenate([self.draw(i, k, replace=False) for i, k in enumerate(per_op)]))
+    self.digits, self.ops, self.batch_size, self.scratchpad, self.abacus = digits, ops, batch_size, scratchpad, abacus
+    self.size, self.rng = 10 ** self.longest, np.random.default_rng(seed)
+    self.held_out = np.sort(self.draw_held_out(test_size))
+
+  longest = property(lambda self: self.digits)  # digits of the longest operand, trained or held out
+  @property
+  def ctx_len(self) -> int: return 2 * self.digits + 2 + answer_width(self.digits, self.scratchpad)
+
+  def draw_held_out(self, test_size:int) -> np.ndarray:
+    most = min(self.size * (self.size - (op == "/")) for op in self.ops) // 2 * len(self.ops)  # half of the fewest problems of an operator, each
+    if not 0 < test_size <= most: raise BadInput("test_size", f"must be in 1..{most} (half of each operator's problems) at {self.digits} digits, got {test_size}")
+    per_op = np.diff(np.linspace(0, test_size, len(self.ops) + 1).astype(int))
+    return np.concatenate([self.draw(i, k, replace=False) for i, k in enumerate(per_op)])
 
   def draw(self, op_index:int, count:int, replace:bool=True) -> np.ndarray:
     """count problem codes of one operator, uniform over its problems (b >= 1 for /)."""
@@ -114,7 +155,9 @@ class CalculatorProblems:
     op_index, pair = np.divmod(codes, self.size * self.size)
     return np.array(list(self.ops))[op_index], *np.divmod(pair, self.size)
 
-  def test(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]: return self.split(self.held_out)
+  def test(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The held-out problems whose loss and token accuracy the run logs: those of trained lengths."""
+    return self.split(self.held_out)
 
   def sample(self, size:int|None=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`size` (default: batch_size) training problems: each operator equally likely, then uniform over its problems not held out."""
@@ -126,26 +169,112 @@ class CalculatorProblems:
       codes = np.concatenate([codes, self.rng.permutation(draw[~found])])
     return self.split(codes)
 
-def batch_arrays(ops:np.ndarray, a:np.ndarray, b:np.ndarray, digits:int, scratchpad:bool=False) -> tuple[np.ndarray, np.ndarray]:
-  """Tokens and their masked next-token targets (the answer's and its pads'), (B, 2n+2 + answer_width) each."""
-  tokens = problem_tokens(ops, a, b, digits, scratchpad)
-  return tokens, next_token_targets(tokens)
+  def tokens(self, ops:np.ndarray, a:np.ndarray, b:np.ndarray) -> np.ndarray:
+    return problem_tokens(ops, a, b, self.digits, self.scratchpad)
 
-def written_answers(decode, ops:np.ndarray, a:np.ndarray, b:np.ndarray, digits:int, scratchpad:bool=False) -> np.ndarray:
-  """A greedy decoder's (decode.make_greedy_decoder) answer tokens to the problems, padding included. (B,) -> (B, answer_width)"""
-  start = 2 * digits + 2  # after "a op b ="
-  prompt = problem_tokens(ops, a, b, digits, scratchpad)
-  prompt[:, start:] = 0
-  return decode(prompt, start)[:, start:]
+  def arrays(self, ops:np.ndarray, a:np.ndarray, b:np.ndarray, train:bool=False) -> tuple[np.ndarray, np.ndarray]:
+    """The model's input and the masked next-token targets of the problems: the answer's, its padding's (padded format)
+    or its end's (plain), (B, T) each. train=True draws abacus offsets."""
+    tokens = self.tokens(ops, a, b)
+    return self.packed(tokens, train), self.targets(tokens)
 
-def exact_match_metrics(model, ops:np.ndarray, a:np.ndarray, b:np.ndarray, digits:int, scratchpad:bool=False):
-  """A metrics function for train(): exact match of the model's greedy answers (every answer token right: padding, and a
-  product's scratchpad, included) overall, per operator, and per operator and operand length (the longer operand's digits)
-  or carry/borrow count (carries): test_exact_by_op {"+": ...}, test_exact_by_op_digits {"+3": ...},
-  test_exact_by_op_carries {"*5": ...}."""
-  decode, expected = make_greedy_decoder(model), problem_tokens(ops, a, b, digits, scratchpad)[:, 2 * digits + 2:]
-  lengths = np.maximum(*(np.char.str_len(x.astype(str)) for x in (a, b)))
-  counts = np.zeros_like(a)
-  for op in set(ops): counts[ops == op] = carries(op, a[ops == op], b[ops == op], digits)
-  groups = {"op": ops, "op_digits": np.char.add(ops, lengths.astype(str)), "op_carries": np.char.add(ops, counts.astype(str))}
-  return lambda: {f"test_{k}": v for k, v in exact_match(written_answers(decode, ops, a, b, digits, scratchpad), expected, groups).items()}
+  def targets(self, tokens:np.ndarray) -> np.ndarray: return next_token_targets(tokens)
+
+  def packed(self, tokens:np.ndarray, train:bool=False) -> np.ndarray:
+    return abacus.pack(tokens, len(VOCAB), self.ctx_len + 1, self.rng if train else None) if self.abacus else tokens
+
+  def batch(self) -> tuple[np.ndarray, np.ndarray]: return self.arrays(*self.sample(), train=True)
+
+  def written(self, decode, ops:np.ndarray, a:np.ndarray, b:np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A greedy decoder's (decode.make_greedy_decoder) answers to the problems: the tokens it wrote, the true ones, and
+    which positions are answer (B, T) each; the answer starts after each row's "=" and ends at its last target."""
+    tokens = self.tokens(ops, a, b)
+    answer = np.pad(self.targets(tokens) != IGNORE, ((0, 0), (1, 0)))[:, :-1]  # position t is a target of t-1
+    start = np.argmax(answer, axis=-1)
+    prompt = np.where(np.arange(tokens.shape[1]) < start[:, None], tokens, 0)
+    return decode(self.packed(prompt), start) % len(VOCAB), tokens, answer
+
+  def read(self, ops:np.ndarray, written:np.ndarray, answer:np.ndarray) -> list[str]:
+    """Written answers as a person writes them ("64", "-12", "3 r 1"; a product's scratchpad skipped; "?": not well formed)."""
+    return answer_of(ops, written[:, 2 * self.digits + 2:], self.digits, self.scratchpad)
+
+  def exact_match_metrics(self, model):
+    """A metrics function for train(): exact match of the model's greedy answers to the held-out problems (every answer
+    token right: padding, a product's scratchpad and a plain answer's end included) overall, per operator, and per
+    operator and operand length (the longer operand's digits) or carry/borrow count: test_exact_by_op {"+": ...},
+    test_exact_by_op_digits {"+3": ...}, test_exact_by_op_carries {"*5": ...}."""
+    ops, a, b = self.split(self.held_out)
+    decode, lengths, counts = make_greedy_decoder(model), np.maximum(*(np.char.str_len(x.astype(str)) for x in (a, b))), np.zeros_like(a)
+    for op in set(ops): counts[ops == op] = carries(op, a[ops == op], b[ops == op], self.longest)
+    groups = {"op": ops, "op_digits": np.char.add(ops, lengths.astype(str)), "op_carries": np.char.add(ops, counts.astype(str))}
+    def metrics() -> dict:
+      written, expected, answer = self.written(decode, ops, a, b)
+      return {f"test_{k}": v for k, v in exact_match(np.where(answer, written, -1), np.where(answer, expected, -1), groups).items()}
+    return metrics
+
+class PlainProblems(CalculatorProblems):
+  """The plain format's problems (see the module's docstring): training operands of 1 to digits digits, each length
+  equally likely, and a held-out set of test_size problems spread evenly over the operators and the operand lengths 1 to
+  test_digits, both operands of one length; those of trained lengths are never trained on."""
+  def __init__(self, digits:int, ops:str, test_size:int, seed:int, batch_size:int=256, test_digits:int|None=None, abacus:bool=False):
+    self.test_digits = test_digits or digits
+    if not digits <= self.test_digits <= 9: raise BadInput("test_digits", f"must be from --digits ({digits}) to 9, got {self.test_digits}")
+    if "/" in ops: raise BadInput("ops", "division is padded-format only: its quotient and remainder would need a separator")
+    super().__init__(digits, ops, test_size, seed, batch_size, abacus=abacus)
+
+  longest = property(lambda self: self.test_digits)
+  @property
+  def ctx_len(self) -> int: return plain_width(self.test_digits, self.ops)
+  def tokens(self, ops, a, b) -> np.ndarray: return plain_tokens(ops, a, b, plain_width(max(np.char.str_len(np.concatenate([a, b]).astype(str)).max(), self.digits), self.ops))
+
+  def targets(self, tokens:np.ndarray) -> np.ndarray:
+    targets = next_token_targets(tokens)  # from the "=" to the answer's end, "_", and none after it
+    return np.where(np.cumsum(targets == PAD, axis=-1) - (targets == PAD) > 0, IGNORE, targets)
+
+  def number(self, length:int, count:int) -> np.ndarray:
+    """count numbers of length digits, uniform (0 is a 1-digit number)."""
+    return self.rng.integers(0 if length == 1 else 10 ** (length - 1), 10 ** length, size=count)
+
+  def draw_held_out(self, test_size:int) -> np.ndarray:
+    cells = [(i, n) for i in range(len(self.ops)) for n in range(1, self.test_digits + 1)]
+    if not len(cells) <= test_size <= 10_000 * len(cells):
+      raise BadInput("test_size", f"must be in {len(cells)}..{10_000 * len(cells)} (1 to 10,000 per operator and operand length), got {test_size}")
+    codes = []
+    for (i, n), k in zip(cells, np.diff(np.linspace(0, test_size, len(cells) + 1).astype(int))):
+      k = min(k, (10 if n == 1 else 9 * 10 ** (n - 1)) ** 2 // 2)  # at most half of the problems of one length (1 digit: 50)
+      drawn = np.empty(0, dtype=np.int64)
+      while len(drawn) < k:
+        drawn = np.concatenate([drawn, i * self.size ** 2 + self.number(n, k) * self.size + self.number(n, k)])
+        drawn = drawn[np.sort(np.unique(drawn, return_index=True)[1])][:k]  # distinct, in the order drawn
+      codes.append(drawn)
+    return np.concatenate(codes)
+
+  def test(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ops, a, b = self.split(self.held_out)
+    trained = np.maximum(a, b) < 10 ** self.digits
+    return ops[trained], a[trained], b[trained]
+
+  def sample(self, size:int|None=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`size` (default: batch_size) training problems: each operator equally likely, each operand's length too, then
+    uniform over the numbers of that length; never a held-out problem."""
+    size, codes = size or self.batch_size, np.empty(0, dtype=np.int64)
+    while len(codes) < size:
+      k = size - len(codes)
+      a, b = (np.choose(self.rng.integers(0, self.digits, size=k), [self.number(n, k) for n in range(1, self.digits + 1)]) for _ in "ab")
+      draw = self.rng.integers(0, len(self.ops), size=k) * self.size ** 2 + a * self.size + b
+      found = self.held_out[np.minimum(np.searchsorted(self.held_out, draw), len(self.held_out) - 1)] == draw
+      codes = np.concatenate([codes, draw[~found]])
+    return self.split(codes)
+
+  def read(self, ops:np.ndarray, written:np.ndarray, answer:np.ndarray) -> list[str]:
+    return read_plain(ops, [decode(row[mask]) for row, mask in zip(written, answer)])
+
+FORMATS = ("padded", "plain")
+
+def make_problems(data:dict, seed:int, pos:str) -> CalculatorProblems:
+  """The problem set of a run's data settings (its config's "data"), for a model with positions pos."""
+  if data.get("format", "padded") == "padded":
+    if data.get("test_digits") not in (None, data["digits"]): raise BadInput("test_digits", "tests longer operands in the plain format only: add --format plain")
+    return CalculatorProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data["scratchpad"], pos == "abacus")
+  if data["scratchpad"]: raise BadInput("scratchpad", "is padded-format only: drop --format plain")
+  return PlainProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data.get("test_digits"), pos == "abacus")

@@ -21,14 +21,18 @@ class ArgumentParser(argparse.ArgumentParser):
   def __init__(self, **kwargs): super().__init__(formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs)
   def error(self, message:str) -> NoReturn: fail(message)  # argparse would print the whole usage first
 
-def add_model_args(parser:argparse.ArgumentParser):
+POSITION_HELP = {"learned": "learned position embeddings", "rope": "rotary", "none": "none (NoPE: only the causal mask orders tokens)",
+                 "abacus": "abacus (each digit's place in its number, McLeish et al. 2024)"}
+
+def add_model_args(parser:argparse.ArgumentParser, positions:tuple[str, ...]=POSITIONS[:3]):
+  """The model's flags; positions: the --pos choices (abacus needs an experiment that packs digit places: the calculator)."""
   g = parser.add_argument_group("model")
   g.add_argument("--n-layers", type=int, default=1, help="transformer blocks")
   g.add_argument("--d-model", type=int, default=128, help="width of the residual stream")
   g.add_argument("--n-heads", type=int, default=4, help="attention heads (must divide --d-model)")
   g.add_argument("--d-mlp", type=int, default=512, help="hidden width of the MLP")
   g.add_argument("--layernorm", action=argparse.BooleanOptionalAction, default=False, help="pre-norm LayerNorm")
-  g.add_argument("--pos", choices=POSITIONS, default="learned", help="learned position embeddings, rotary, or none (NoPE: only the causal mask orders tokens)")
+  g.add_argument("--pos", choices=positions, default="learned", help=", ".join(POSITION_HELP[p] for p in positions))
 
 def values(kind:type) -> Callable[[str], object]:
   """The argparse type of a flag a sweep may list: "0.3" is one value; "0.2,0.3,0.5" several, and for integers "0-9" a
@@ -91,10 +95,10 @@ def add_problem_args(g:argparse._ArgumentGroup, example:str):
   g.add_argument("--ask", help=f"a question like '{example}' for the model saved in --run")
   g.add_argument("--run", help="run directory whose model --ask uses")
 
-def parse_gpt_args(parser:argparse.ArgumentParser, ask:Callable[[str, str], None]) -> argparse.Namespace|None:
-  """Add the model's and training's flags with GPT_DEFAULTS and parse the command line; with --ask, answer the question
-  with ask(question, run_dir) and return None."""
-  add_model_args(parser)
+def parse_gpt_args(parser:argparse.ArgumentParser, ask:Callable[[str, str], None], positions:tuple[str, ...]=POSITIONS[:3]) -> argparse.Namespace|None:
+  """Add the model's (with these --pos choices) and training's flags with GPT_DEFAULTS and parse the command line; with
+  --ask, answer the question with ask(question, run_dir) and return None."""
+  add_model_args(parser, positions)
   add_train_args(parser)
   parser.set_defaults(**GPT_DEFAULTS)
   args = parse_args(parser)

@@ -6,21 +6,25 @@ from tinyarith.data import addition_tokens, carries
 from tinyarith.train import chunk_size
 
 def make_greedy_decoder(model):
-  """decode(tokens (B, T), start) -> tokens with positions start..T-1 replaced by the model's greedy predictions, in order."""
+  """decode(tokens (B, T), start) -> tokens with the positions from start on (an int, or each row's, (B,)) replaced by the
+  model's greedy predictions, in order. Whatever a token carries beside it (abacus.pack's place) stays."""
+  vocab = model.cfg.vocab if getattr(model, "place_emb", None) is not None else None  # abacus: tokens are packed with a place
   @TinyJit
-  def fill_next(x:Tensor, read:Tensor) -> Tensor:  # x (B, T) int; read (T,) one-hot of the position whose prediction fills the next
-    pred = (model(x) * read.reshape(1, -1, 1)).sum(1).argmax(-1)  # (B,)
-    write = read.pad(((1, 0),))[:-1] > 0  # (T,) the position after the one read
-    return write.reshape(1, -1).where(pred.reshape(-1, 1).cast(x.dtype), x).contiguous().realize()
+  def fill_next(x:Tensor, read:Tensor, open_:Tensor) -> Tensor:  # x (B, T) int; read (T,) one-hot of the position whose
+    pred = (model(x) * read.reshape(1, -1, 1)).sum(1).argmax(-1)  # (B,)                    prediction fills the next
+    write = (read.pad(((1, 0),))[:-1] > 0).reshape(1, -1) * open_  # (B, T) the position after the one read, in a row's answer
+    packed = pred.reshape(-1, 1).cast(x.dtype) + (x - x % vocab if vocab else 0)
+    return write.where(packed, x).contiguous().realize()
 
-  def decode(tokens:np.ndarray, start:int) -> np.ndarray:
+  def decode(tokens:np.ndarray, start:int|np.ndarray) -> np.ndarray:
     (n, T), size = tokens.shape, chunk_size(*tokens.shape)  # in chunks, as the evaluation: memory for one chunk's activations
     padded, reads = np.pad(tokens.astype(np.int32), ((0, -n % size), (0, 0))), np.eye(T, dtype=np.float32)
+    opens = np.pad(np.arange(T) >= np.broadcast_to(start, (n,))[:, None], ((0, -n % size), (0, 0)))  # (B, T) answer positions
     out = []
     for i in range(0, len(padded), size):
-      x = Tensor(padded[i:i + size]).realize()
-      for pos in range(start - 1, T - 1):  # causal: the still unfilled positions after pos cannot change its prediction
-        x = fill_next(x, Tensor(reads[pos]).realize())
+      x, open_ = Tensor(padded[i:i + size]).realize(), Tensor(opens[i:i + size]).realize()
+      for pos in range(int(np.min(start)) - 1, T - 1):  # causal: the still unfilled positions after pos cannot change its prediction
+        x = fill_next(x, Tensor(reads[pos]).realize(), open_)
       out.append(x.numpy())
     return np.concatenate(out)[:n]
   return decode

@@ -6,7 +6,7 @@ from tinygrad import Tensor, dtypes
 from tinygrad.nn.state import get_parameters, get_state_dict
 from tinyarith.errors import BadInput
 
-POSITIONS = ("learned", "rope", "none")
+POSITIONS = ("learned", "rope", "none", "abacus")
 
 @dataclass(frozen=True)
 class Config:
@@ -17,7 +17,8 @@ class Config:
   n_heads: int = 4
   d_mlp: int = 512
   layernorm: bool = False   # pre-norm LayerNorm in each block and before the unembedding
-  pos: str = "learned"      # "learned" position embeddings, "rope" (rotary, in attention) or "none" (the causal mask alone orders tokens)
+  pos: str = "learned"      # "learned" position embeddings, "rope" (rotary, in attention), "none" (the causal mask alone orders
+                            # tokens) or "abacus" (a digit's place in its number, tinyarith.abacus: tokens arrive packed with it)
   n_out: int | None = None  # output classes; None: same as vocab
 
   def __post_init__(self):
@@ -29,6 +30,8 @@ class Config:
 
   @property
   def d_head(self) -> int: return self.d_model // self.n_heads
+  @property
+  def places(self) -> int: return self.ctx_len + 1  # abacus: places 0..ctx_len, room for an offset beyond the longest number
   @property
   def n_classes(self) -> int: return self.n_out or self.vocab
   def to_dict(self) -> dict: return asdict(self)
@@ -104,21 +107,26 @@ class Transformer:
     emb_std = 0.02 if cfg.layernorm else cfg.d_model ** -0.5  # rows of unit-ish norm in the residual stream
     self.tok_emb = normal(rng, (cfg.vocab, cfg.d_model), emb_std)
     self.pos_emb = normal(rng, (cfg.ctx_len, cfg.d_model), emb_std) if cfg.pos == "learned" else None
+    self.place_emb = normal(rng, (cfg.places, cfg.d_model), emb_std) if cfg.pos == "abacus" else None
     self.blocks = [Block(cfg, rng) for _ in range(cfg.n_layers)]
     self.ln_f = LayerNorm(cfg.d_model) if cfg.layernorm else None
     self.unembed = weight(rng, cfg.d_model, cfg.n_classes, 0.02 if cfg.layernorm else None)
     Tensor.realize(*get_parameters(self))  # on the device once, not copied inside every kernel that reads them
 
   def __call__(self, tokens:Tensor, out:slice=slice(None)) -> Tensor:
-    """tokens (B, T) int -> logits (B, T_out, n_classes) at the positions out (default all).
+    """tokens (B, T) int -> logits (B, T_out, n_classes) at the positions out (default all). With abacus positions each
+    token comes packed with its place, token + vocab * place (abacus.pack).
     Asking only for the positions that reach the loss saves the last block's queries, attention outputs and MLP elsewhere."""
     T = tokens.shape[-1]
     if T > self.cfg.ctx_len: raise ValueError(f"sequence of {T} tokens is longer than ctx_len {self.cfg.ctx_len}")
     start, stop, step = out.indices(T)
     if step != 1 or start >= stop: raise ValueError(f"out must be a non-empty slice of consecutive positions, got {out}")
     # a one-hot matmul, not a gather: the gather's gradient is a compare over every token for every table entry, 3x slower on CPU
-    x = tokens.one_hot(self.cfg.vocab).cast(self.tok_emb.dtype).contiguous().matmul(self.tok_emb)  # (B, T, C)
+    embed = lambda ids, table: ids.one_hot(table.shape[-2]).cast(table.dtype).contiguous().matmul(table)  # (B, T, C)
+    if self.place_emb is not None: tokens, places = tokens % self.cfg.vocab, tokens // self.cfg.vocab
+    x = embed(tokens, self.tok_emb)
     if self.pos_emb is not None: x = x + self.pos_emb[..., :T, :]
+    if self.place_emb is not None: x = x + embed(places, self.place_emb)
     x = x.contiguous()  # one embedding for every matmul that reads x, not one each
     for i, block in enumerate(self.blocks): x = block(x, slice(start, stop) if i == len(self.blocks) - 1 else slice(0, T))
     if self.ln_f: x = self.ln_f(x)
