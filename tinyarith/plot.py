@@ -1,5 +1,6 @@
-"""Train and test log-loss (and accuracy) against step for one or more runs: python -m tinyarith.plot RUN_DIR... [-o OUT.png]"""
-import math
+"""Train and test log-loss (and accuracy) against step for one or more runs: python -m tinyarith.plot RUN_DIR... [-o OUT.png];
+with --lengths, the calculator's exact match against operand length at each run's last evaluation."""
+import json, math
 from pathlib import Path
 import numpy as np
 import matplotlib
@@ -75,6 +76,30 @@ def progress_figure(run:str|Path) -> Figure:
   fig.tight_layout()
   return fig
 
+def length_figure(runs:list[str|Path]) -> Figure:
+  """Exact match against operand length at each run's last evaluation (its test_exact_by_op_digits), one curve per run and
+  operator, labelled by its positions (and its name where two share them); the lengths it trained on shaded."""
+  fig, ax = plt.subplots(figsize=(8, 5))
+  configs = [json.loads((Path(run) / "config.json").read_text()) for run in runs]
+  positions = [config["model"]["pos"] for config in configs]
+  for i, (run, config) in enumerate(zip(runs, configs)):
+    last = read_metrics(run)[-1]
+    if "test_exact_by_op_digits" not in last: raise ValueError(f"{run} logs no exact match by operand length: not a calculator run")
+    by_length = last["test_exact_by_op_digits"]
+    ops = sorted({k[0] for k in by_length})
+    for j, op in enumerate(ops):
+      lengths = sorted(int(k[1:]) for k in by_length if k[0] == op)
+      label = positions[i] + (f" {op}" if len(ops) > 1 else "") + (f" ({shown(run)})" if positions.count(positions[i]) > 1 else "")
+      ax.plot(lengths, [by_length[f"{op}{n}"]["exact"] for n in lengths], marker="o", color=f"C{i % 10}", linestyle=("-", "--", ":")[j % 3],
+              label=f"{label}, step {last['step']}")
+  for digits in sorted({config["data"]["digits"] for config in configs}):
+    ax.axvspan(0.5, digits + 0.5, color="grey", alpha=0.1, label=f"trained on 1 to {digits} digits")
+  ax.set(xlabel="digits of each operand", ylabel="exact match (held-out problems)", ylim=(-0.02, 1.02),
+         title="length generalisation: exact match against operand length")
+  ax.grid(True, alpha=0.3); ax.legend(fontsize=8)
+  fig.tight_layout()
+  return fig
+
 def save(fig:Figure, out:Path) -> Path:
   try:
     with files.replacing(out) as tmp: fig.savefig(tmp, dpi=120, format="png")
@@ -96,10 +121,21 @@ def runs_in(path:str|Path) -> list[Path]:
 def main(argv:list[str]|None=None):
   parser = cli.ArgumentParser(prog="python -m tinyarith.plot", description=__doc__)
   parser.add_argument("runs", nargs="+", help="run directories (or metrics.jsonl files), or a sweep's directory: all its runs")
-  parser.add_argument("-o", "--out", help="PNG to write (default: RUN_DIR/loss.png for one run or a sweep, loss.png for several)")
+  parser.add_argument("-o", "--out", help="PNG to write (default: RUN_DIR/loss.png for one run or a sweep, loss.png for several; "
+                      "lengths.png with --lengths)")
+  parser.add_argument("--lengths", action="store_true", help="calculator runs: exact match against operand length, one curve per run")
   args = parser.parse_args(argv)
+  runs = [run for path in args.runs for run in runs_in(path)]
+  if args.lengths:
+    out = Path(args.out or "lengths.png")
+    try: fig = length_figure(runs)
+    except OSError as e: cli.fail(f"--lengths: cannot read {e.filename} ({e.strerror})")
+    except (ValueError, KeyError, IndexError) as e: cli.fail(f"--lengths: {e}")
+    try: print(f"wrote {save(fig, out if out.suffix else out.with_name(out.name + '.png'))}")
+    except OSError as e: cli.fail(f"--out {out}: cannot write the plot ({e.strerror})")
+    return
   out = args.out or (Path(args.runs[0]) / "loss.png" if len(args.runs) == 1 and Path(args.runs[0]).is_dir() else "loss.png")
-  try: print(f"wrote {plot_runs([run for path in args.runs for run in runs_in(path)], out)}")
+  try: print(f"wrote {plot_runs(runs, out)}")
   except OSError as e: cli.fail(f"--out {out}: cannot write the plot ({e.strerror})")
 
 if __name__ == "__main__": main()
