@@ -90,8 +90,8 @@ def length_figure(runs:list[str|Path]) -> Figure:
     for j, op in enumerate(ops):
       lengths = sorted(int(k[1:]) for k in by_length if k[0] == op)
       label = positions[i] + (f" {op}" if len(ops) > 1 else "") + (f" ({shown(run)})" if positions.count(positions[i]) > 1 else "")
-      ax.plot(lengths, [by_length[f"{op}{n}"]["exact"] for n in lengths], marker="o", color=f"C{i % 10}", linestyle=("-", "--", ":")[j % 3],
-              label=f"{label}, step {last['step']}")
+      ax.plot(lengths, [by_length[f"{op}{n}"]["exact"] for n in lengths], marker="osD^v"[i % 5], markersize=9 - 1.5 * (i % 4),  # smaller
+              color=f"C{i % 10}", linestyle=("-", "--", ":")[j % 3], label=f"{label}, step {last['step']}")  # on top: overlaps show
   for digits in sorted({config["data"]["digits"] for config in configs}):
     ax.axvspan(0.5, digits + 0.5, color="grey", alpha=0.1, label=f"trained on 1 to {digits} digits")
   ax.set(xlabel="digits of each operand", ylabel="exact match (held-out problems)", ylim=(-0.02, 1.02),
