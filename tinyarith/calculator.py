@@ -165,9 +165,11 @@ class CalculatorProblems:
     while len(codes) < size:
       ops = self.rng.integers(0, len(self.ops), size=size - len(codes))
       draw = np.concatenate([self.draw(i, int((ops == i).sum())) for i in range(len(self.ops))])
-      found = self.held_out[np.minimum(np.searchsorted(self.held_out, draw), len(self.held_out) - 1)] == draw
-      codes = np.concatenate([codes, self.rng.permutation(draw[~found])])
+      codes = np.concatenate([codes, self.rng.permutation(draw[~self.is_held_out(draw)])])
     return self.split(codes)
+
+  def is_held_out(self, codes:np.ndarray) -> np.ndarray:
+    return self.held_out[np.minimum(np.searchsorted(self.held_out, codes), len(self.held_out) - 1)] == codes
 
   def tokens(self, ops:np.ndarray, a:np.ndarray, b:np.ndarray) -> np.ndarray:
     return problem_tokens(ops, a, b, self.digits, self.scratchpad)
@@ -225,7 +227,11 @@ class PlainProblems(CalculatorProblems):
   longest = property(lambda self: self.test_digits)
   @property
   def ctx_len(self) -> int: return plain_width(self.test_digits, self.ops)
-  def tokens(self, ops, a, b) -> np.ndarray: return plain_tokens(ops, a, b, plain_width(max(np.char.str_len(np.concatenate([a, b]).astype(str)).max(), self.digits), self.ops))
+  def tokens(self, ops:np.ndarray, a:np.ndarray, b:np.ndarray) -> np.ndarray:
+    """Right-padded to the longest problem of the longest operands here, and of trained ones at least: training batches
+    and the held-out problems of trained lengths share one width (and one JIT capture), the whole held-out set another."""
+    longest = max(len(str(int(x.max(initial=0)))) for x in (a, b))
+    return plain_tokens(ops, a, b, plain_width(max(longest, self.digits), self.ops))
 
   def targets(self, tokens:np.ndarray) -> np.ndarray:
     targets = next_token_targets(tokens)  # from the "=" to the answer's end, "_", and none after it
@@ -262,8 +268,7 @@ class PlainProblems(CalculatorProblems):
       k = size - len(codes)
       a, b = (np.choose(self.rng.integers(0, self.digits, size=k), [self.number(n, k) for n in range(1, self.digits + 1)]) for _ in "ab")
       draw = self.rng.integers(0, len(self.ops), size=k) * self.size ** 2 + a * self.size + b
-      found = self.held_out[np.minimum(np.searchsorted(self.held_out, draw), len(self.held_out) - 1)] == draw
-      codes = np.concatenate([codes, draw[~found]])
+      codes = np.concatenate([codes, draw[~self.is_held_out(draw)]])
     return self.split(codes)
 
   def read(self, ops:np.ndarray, written:np.ndarray, answer:np.ndarray) -> list[str]:
