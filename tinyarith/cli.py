@@ -21,10 +21,11 @@ class ArgumentParser(argparse.ArgumentParser):
   def __init__(self, **kwargs): super().__init__(formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs)
   def error(self, message:str) -> NoReturn: fail(message)  # argparse would print the whole usage first
 
+UNPACKED = tuple(p for p in POSITIONS if p != "abacus")  # the --pos choices of an experiment that does not pack digit places
 POSITION_HELP = {"learned": "learned position embeddings", "rope": "rotary", "none": "none (NoPE: only the causal mask orders tokens)",
                  "abacus": "abacus (each digit's place in its number, McLeish et al. 2024)"}
 
-def add_model_args(parser:argparse.ArgumentParser, positions:tuple[str, ...]=POSITIONS[:3]):
+def add_model_args(parser:argparse.ArgumentParser, positions:tuple[str, ...]=UNPACKED):
   """The model's flags; positions: the --pos choices (abacus needs an experiment that packs digit places: the calculator)."""
   g = parser.add_argument_group("model")
   g.add_argument("--n-layers", type=int, default=1, help="transformer blocks")
@@ -95,7 +96,7 @@ def add_problem_args(g:argparse._ArgumentGroup, example:str):
   g.add_argument("--ask", help=f"a question like '{example}' for the model saved in --run")
   g.add_argument("--run", help="run directory whose model --ask uses")
 
-def parse_gpt_args(parser:argparse.ArgumentParser, ask:Callable[[str, str], None], positions:tuple[str, ...]=POSITIONS[:3]) -> argparse.Namespace|None:
+def parse_gpt_args(parser:argparse.ArgumentParser, ask:Callable[[str, str], None], positions:tuple[str, ...]=UNPACKED) -> argparse.Namespace|None:
   """Add the model's (with these --pos choices) and training's flags with GPT_DEFAULTS and parse the command line; with
   --ask, answer the question with ask(question, run_dir) and return None."""
   add_model_args(parser, positions)
