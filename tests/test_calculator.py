@@ -6,13 +6,16 @@ from tinyarith.metrics import read_metrics
 
 TINY = ["--digits", "1", "--n-layers", "1", "--d-model", "32", "--d-mlp", "64", "--steps", "40", "--eval-every", "20", "--test-size", "40"]
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-  out = tmp_path_factory.mktemp("calc") / "run"
-  result = experiment("calculator", *TINY, "--out", out)
+def trained(tmp_path_factory, name:str, args:list[str], says:str):
+  """The directory of a short calculator run with these flags, whose output says `says`."""
+  out = tmp_path_factory.mktemp(name) / "run"
+  result = experiment("calculator", *args, "--out", out)
   assert result.returncode == 0, result.stderr
-  assert "exact match by operator: *: " in result.stdout
+  assert says in result.stdout
   return out
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory): return trained(tmp_path_factory, "calc", TINY, "exact match by operator: *: ")
 
 def test_a_run_reports_exact_match_per_operator_operand_length_and_carry_count(run):
   last = read_metrics(run)[-1]
@@ -55,12 +58,8 @@ def test_a_scratchpad_run_answers_products_and_says_what_it_wrote(tmp_path):
 
 @pytest.fixture(scope="module")
 def plain_run(tmp_path_factory):
-  out = tmp_path_factory.mktemp("plain") / "run"
   args = [*TINY[:TINY.index("--test-size")], "--test-size", "24", "--format", "plain", "--test-digits", "3", "--ops", "+-", "--pos", "abacus"]
-  result = experiment("calculator", *args, "--out", out)
-  assert result.returncode == 0, result.stderr
-  assert "exact match by operand length: +1: " in result.stdout
-  return out
+  return trained(tmp_path_factory, "plain", args, "exact match by operand length: +1: ")
 
 def test_a_plain_abacus_run_reports_lengths_it_never_trained_on_and_answers_them(plain_run):
   last = read_metrics(plain_run)[-1]
