@@ -1,7 +1,7 @@
-import json, shutil, subprocess, sys
+import json, shutil, subprocess, sys, time
 import numpy as np
 import pytest
-from conftest import experiment
+from conftest import EXPERIMENTS, experiment
 from tinygrad import Tensor
 from tinygrad.nn.state import get_state_dict
 from tinyarith.config import LATER, adamw
@@ -148,6 +148,17 @@ def test_a_sweep_resumes_as_a_whole_and_a_run_of_it_alone(whole, tmp_path):
   shutil.copytree(whole / NAMES[1], alone := tmp_path / "alone")
   done("--resume", alone, "--steps", "60")
   same_curves(alone, sweep / NAMES[1])
+
+def test_a_resume_killed_outright_keeps_the_summary_it_began_with(whole, tmp_path):
+  shutil.copytree(whole, sweep := tmp_path / "sweep")
+  resumed = subprocess.Popen([sys.executable, EXPERIMENTS / "grokking.py", "--resume", sweep, "--steps", "1000000"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  try:
+    while json.loads((sweep / "sweep.json").read_text())["flags"]["steps"] != 1000000:  # rewritten as it starts to train
+      assert resumed.poll() is None, "the resume stopped before it rewrote sweep.json"
+      time.sleep(0.1)
+  finally: resumed.kill(); resumed.wait()
+  assert outcomes(sweep) == outcomes(whole)
 
 def test_a_diverging_run_stops_the_sweep_naming_it_and_every_run_keeps_its_last_good_checkpoint(tmp_path):
   result = experiment("grokking", *SMALL, "--seed", "0-1", "--lr", "1e-2,1e30", "--out", out := tmp_path / "sweep")

@@ -91,7 +91,9 @@ def run(args:argparse.Namespace, name:str, config_of:Callable[[argparse.Namespac
   devices = check_devices(args.devices, len(runs))
   check_dirs(out, runs, flags, resume)
   splits = [split_of(r) for r in runs]
-  files.write_text(out / cli.SWEEP_RECORD, json.dumps({"flags": flags, "runs": []}, indent=1) + "\n")
+  record = out / cli.SWEEP_RECORD  # a resume killed outright (no summary merged at its end) keeps the one it began with
+  before = json.loads(record.read_text()).get("runs", []) if resume and record.exists() else []
+  files.write_text(record, json.dumps({"flags": flags, "runs": before}, indent=1) + "\n")
   on = lambda a: place(a, devices or Device.DEFAULT)
   (x_train, y_train), (x_test, y_test) = (stack_rows([(s[i], s[i + 1]) for s in splits]) for i in (0, 2))
   train_set, test_set = (on(x_train), on(y_train)), (on(x_test), on(y_test))
