@@ -1,5 +1,6 @@
 import os, shutil, subprocess, sys
 import matplotlib.pyplot as plt
+from matplotlib.legend import Legend
 import pytest
 from tinyarith.metrics import read_metrics, summary
 from tinyarith.plot import figure, plot_runs
@@ -25,6 +26,21 @@ def test_the_figure_holds_each_runs_train_and_test_curves(grok_run, tmp_path):
     assert lines[f"{grok_run.name} train"].get_color() != lines[f"{other.name} train"].get_color()
     assert axis.get_xscale() == "log" and axis.get_yscale() == scale
   plt.close(fig)
+
+def test_a_sweep_of_up_to_ten_runs_has_a_legend_naming_each_runs_colour(grok_run, tmp_path):
+  for n in (5, 11):  # 11: matplotlib's ten colours repeat, so no legend could name them
+    runs = [tmp_path / str(n) / f"seed{i}" for i in range(n)]
+    for run in runs: run.mkdir(parents=True); shutil.copy(grok_run / "metrics.jsonl", run)
+    fig = figure(runs)
+    loss_axis = fig.axes[0]
+    styles = [a for a in loss_axis.artists if isinstance(a, Legend)] + [loss_axis.get_legend()]
+    legends = [[t.get_text() for t in legend.get_texts()] for legend in styles]
+    if n == 5:
+      assert legends == [["train", "test"], [run.name for run in runs]] and "one colour each" in loss_axis.get_title()
+      train_curves = loss_axis.get_lines()[::2]  # each run's train then test curve
+      assert [h.get_color() for h in styles[1].legend_handles] == [line.get_color() for line in train_curves]
+    else: assert legends == [["train", "test"]] and "one colour" not in loss_axis.get_title()
+    plt.close(fig)
 
 def test_plot_of_a_real_run_is_a_png(grok_run, tmp_path):
   out = plot_runs([grok_run, grok_run], tmp_path / "two.png")

@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from tinyarith import cli, files
 from tinyarith.metrics import read_metrics
 
@@ -15,15 +16,18 @@ def shown(path:str|Path) -> str:
   return Path(path).name.encode(errors="surrogateescape").decode(errors="replace")
 
 LABELLED = 4  # runs whose curves each get a legend entry; more (a sweep) share two: train and test
+COLOURS = 10  # matplotlib's cycle: a sweep of up to this many runs gets a legend naming each run's colour
 
 def figure(runs:list[str|Path]) -> Figure:
   """Every run's loss curves (log-log) above its accuracy curves; train solid, test dashed, one colour per run."""
   logged = [[r for r in read_metrics(run) if r["step"] > 0] for run in runs]  # step 0 has no place on a log axis
-  fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(8, 7), sharex=True, height_ratios=(2, 1))
-  any_loss, labelled = False, len(runs) <= LABELLED
+  labelled, coloured = len(runs) <= LABELLED, len(runs) <= COLOURS
+  named = not labelled and coloured  # a small sweep: a legend beside the plot names each run's colour
+  fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(10.5 if named else 8, 7), sharex=True, height_ratios=(2, 1))
+  any_loss = False
   for i, (run, rows) in enumerate(zip(runs, logged)):
     if not rows: continue
-    label, colour, steps = shown(run) if 1 < len(runs) <= LABELLED else "", f"C{i % 10}", [r["step"] for r in rows]
+    label, colour, steps = shown(run) if 1 < len(runs) <= LABELLED else "", f"C{i % COLOURS}", [r["step"] for r in rows]
     name = lambda split: f"{label} {split}".strip() if labelled or i == 0 else None  # one entry per style for a sweep
     for split, style in (("train", "-"), ("test", "--")):
       if f"{split}_loss" not in rows[0]: continue
@@ -34,10 +38,15 @@ def figure(runs:list[str|Path]) -> Figure:
       ax_acc.plot(steps, [r[f"{split}_acc"] for r in rows], style, color=colour, label=name(split))
     if "test_exact" in rows[0]:  # addition: every answer digit right
       ax_acc.plot(steps, [r["test_exact"] for r in rows], ":", color=colour, label=name("test exact match"))
-  title = " vs ".join(map(shown, runs)) if labelled else f"{len(runs)} runs of {shown(Path(runs[0]).resolve().parent)}, one colour each"
+  title = " vs ".join(map(shown, runs)) if labelled else \
+          f"{len(runs)} runs of {shown(Path(runs[0]).resolve().parent)}{', one colour each' if coloured else ''}"
   ax_loss.set(xscale="log", yscale="log" if any_loss else "linear", ylabel="cross-entropy loss", title=title)
   ax_acc.set(xscale="log", xlabel="step", ylabel="accuracy", ylim=(-0.02, 1.02))
   for ax in (ax_loss, ax_acc): ax.grid(True, which="major", alpha=0.3); ax.legend(fontsize=8)
+  if named:  # the style legend stays inside
+    ax_loss.add_artist(ax_loss.get_legend())
+    ax_loss.legend([Line2D([], [], color=f"C{i}") for i in range(len(runs))], [shown(run) for run in runs],
+                   loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
   fig.tight_layout()
   return fig
 
