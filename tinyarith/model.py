@@ -136,7 +136,9 @@ RUN_RANK = 4  # rank of a stacked weight: the activations of stacked runs are (R
 
 def place(array:np.ndarray, device:str|tuple[str, ...], axis:int|None=0) -> Tensor:
   """array as a realized Tensor on device, or, on a tuple of devices, split across them on axis (a stack's run axis; None:
-  a whole copy on each)."""
+  a whole copy on each). A read-only or strided array (a broadcast view) is copied first: OpenCL's copy-in takes the address of
+  a writable, contiguous buffer."""
+  array = np.require(array, requirements=("C", "W"))
   return (Tensor(array, device=device) if isinstance(device, str) else Tensor(array).shard(device, axis=axis)).realize()
 
 def stack(models:list[Transformer]) -> Transformer:
