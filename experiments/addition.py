@@ -6,6 +6,7 @@ from tinygrad import Tensor
 from tinyarith import cli
 from tinyarith.data import VOCAB, AdditionProblems, addition_tokens, answer_value, next_token_targets
 from tinyarith.decode import make_greedy_decoder, addition_answers, addition_exact_match
+from tinyarith.config import check_memory
 from tinyarith.errors import BadInput
 from tinyarith.loss import target_span
 from tinyarith.metrics import summary
@@ -41,6 +42,7 @@ def main():
   data = {k: getattr(args, k) for k in ("digits", "reverse", "test_size", "batch_size")}
   run = cli.run_config(args, "addition", data, f"addition-{args.digits}d-{'rev' if args.reverse else 'plain'}-seed{args.seed}",
                        vocab=len(VOCAB), ctx_len=3 * args.digits + 3, n_out=10)  # outputs: the digits
+  check_memory(run, args.batch_size, "batch_size")  # before a batch is drawn
   problems = AdditionProblems(args.digits, args.test_size, args.seed, args.batch_size)
   model, opt = run.build()
   test_a, test_b = problems.test()

@@ -6,9 +6,10 @@ import argparse, re
 import numpy as np
 from tinygrad import Tensor
 from tinyarith import cli
-from tinyarith.calculator import FORMATS, OPS, make_problems, true_answer
+from tinyarith.calculator import FORMATS, OPS, PLAIN_OPS, make_problems, true_answer
 from tinyarith.data import VOCAB, decode
 from tinyarith.decode import make_greedy_decoder
+from tinyarith.config import check_memory
 from tinyarith.errors import BadInput
 from tinyarith.loss import target_span
 from tinyarith.metrics import summary
@@ -38,7 +39,7 @@ def main():
   g = parser.add_argument_group("data")
   g.add_argument("--digits", type=int, default=2, help="digits per operand, 1 to 6 (padded: every operand zero-padded to this; "
                  "plain: training operands of 1 to this many)")
-  g.add_argument("--ops", default=OPS, help="the operators to learn, any of +-*/ (plain: of +-*)")
+  g.add_argument("--ops", help=f"the operators to learn, any of {OPS} (default: padded {OPS}, plain {PLAIN_OPS})")
   g.add_argument("--format", choices=FORMATS, default="padded", help="padded: zero-padded operands, answers of fixed width; "
                  "plain: numbers as written, each answer ended by '_' (for length generalisation)")
   g.add_argument("--test-digits", type=int, help="plain: held-out operands of 1 to this many digits, up to 9 (default: --digits)")
@@ -47,12 +48,14 @@ def main():
                  help="write a product's partial products a * (each digit of b) before the product (padded only)")
   cli.add_problem_args(g, "123*45")
   if (args := cli.parse_gpt_args(parser, ask, POSITIONS)) is None: return  # it answered --ask
+  if args.ops is None: args.ops = OPS if args.format == "padded" else PLAIN_OPS
 
   data = {k: getattr(args, k) for k in ("digits", "ops", "format", "test_digits", "test_size", "batch_size", "scratchpad")}
   problems = make_problems(data, args.seed, args.pos)  # checks the data flags first
   name = "-".join(OP_NAMES[op] for op in args.ops) + "-scratch" * args.scratchpad
   if args.format == "plain": name += f"-plain-test{problems.test_digits}d-{args.pos}"
   run = cli.run_config(args, "calculator", data, f"calculator-{args.digits}d-{name}-seed{args.seed}", vocab=len(VOCAB), ctx_len=problems.ctx_len)
+  check_memory(run, args.batch_size, "batch_size")  # before a batch is drawn
   model, opt = run.build()
   out = cli.make_run_dir(run, resume=bool(args.resume))
   print(f"{args.digits}-digit {' '.join(args.ops)}, {len(problems.held_out)} held-out problems; writing {out}/")

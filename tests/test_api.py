@@ -25,3 +25,25 @@ def test_bad_settings_raise_naming_the_setting(tmp_path):
   with pytest.raises(BadInput, match="train_frac"): grokking.run(**SMALL, train_frac=1.5, out=str(tmp_path / "a"))
   with pytest.raises(TypeError, match="modulus"): grokking.run(modulus=7)
   assert not (tmp_path / "a").exists()
+
+BAD_SETTINGS = [  # (settings, the setting the error must name): each refused as the command line refuses its flag
+  (dict(resume=""), "resume"), (dict(out=""), "out"), (dict(pos="abacus"), "pos"),  # abacus: the calculator's alone
+  (dict(seed=range(0)), "seed"), (dict(train_frac=[]), "train_frac"), (dict(train_frac=[0.3, 0.3]), "train_frac"),
+  (dict(p="seven"), "p"), (dict(p=7.5), "p"), (dict(op="%"), "op"), (dict(layernorm="yes"), "layernorm"),
+  (dict(seed=[0, 1], devices="NOSUCH:0"), "devices"), (dict(resume="/no/such/run"), "resume"), (dict(shard="0/2"), "shard"),
+]
+
+@pytest.mark.parametrize("settings,field", BAD_SETTINGS, ids=[next(iter(s)) + "=" + repr(next(iter(s.values()))) for s, _ in BAD_SETTINGS])
+def test_the_api_refuses_what_the_command_line_refuses_naming_the_setting_and_writes_nothing(tmp_path, settings, field):
+  fresh = {} if "resume" in settings else {**SMALL, "out": tmp_path / "run"}  # a resume takes the run's own settings
+  with pytest.raises(BadInput) as bad: grokking.run(**{**fresh, **settings})
+  assert bad.value.field == field, bad.value
+  assert list(tmp_path.iterdir()) == []
+
+def test_a_one_run_slice_of_a_sweep_trains_on_any_device_and_paths_may_be_paths(tmp_path):
+  outcomes = grokking.run(**SMALL, seed=range(3), shard="0/2", out=tmp_path / "sweep")  # slice 0 of 2 holds one of the 3 runs
+  assert [r["seed"] for r in outcomes if r["steps_to_95"] != "not run"] == [0] and (tmp_path / "sweep" / "seed0-frac0.3-wd1-lr0.01").is_dir()
+
+def test_the_helpers_a_notebook_calls_refuse_nothing_to_show_and_take_one_run_as_a_run(grok_run):
+  with pytest.raises(BadInput, match="no metrics rows"): metrics.summary([])
+  assert len(plot.figure(str(grok_run)).axes[0].lines) == len(plot.figure([grok_run]).axes[0].lines) == 2

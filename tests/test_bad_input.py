@@ -1,7 +1,7 @@
 """Every bad input to either experiment or to `python -m tinyarith.plot`: one line on stderr naming the flag, exit 2, no
 traceback, and nothing written. {run} is a finished 1-digit addition run, {file} a plain file, {fresh} a path that must
 stay unwritten, {null}, {text} and {lacking} metrics files whose second row has a bad train_loss."""
-import json, shutil, subprocess, sys
+import json, os, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 from conftest import experiment
@@ -54,9 +54,22 @@ BAD = [  # (program, arguments, environment, what the line must name)
   ("grokking", ["--seed", "0-1", "--shard", "1of2", "--out", "{fresh}"], {}, "--shard"),
   ("grokking", ["--shard", "0/2", "--out", "{fresh}"], {}, "--shard"),  # one run
   ("grokking", ["--seed", "0-99999", "--out", "{fresh}"], {}, "--seed"),  # ~18 TiB
+  ("grokking", ["--seed", "0-99999999", "--out", "{fresh}"], {}, "--seed"),  # refused before its list of values grows
   ("grokking", ["--seed", "0-1", "--devices", "CPU:0,CPU:0", "--out", "{fresh}"], {}, "--devices"),
   ("grokking", ["--seed", "0-1", "--devices", "NOSUCH:0,CPU:1", "--out", "{fresh}"], {}, "--devices"),
   ("grokking", ["--seed", "0-1", "--out", "{grok}"], {}, "--out"),  # a run's directory is no sweep's
+  ("grokking", ["--lr", "-1e-3", "--out", "{fresh}"], {}, "--lr: must be a positive number"),  # not argparse's "expected one argument"
+  ("grokking", ["--seed", "0-1", "--shard", "-1/3", "--out", "{fresh}"], {}, "--shard: '-1/3' is not I/N"),
+  ("grokking", ["--out", "{fresh}"], {"BEAM": "abc"}, "BEAM='abc'"),  # read by tinygrad as it is imported
+  ("grokking", ["--seed", "0-1", "--out", "{fresh}"], {"CACHELEVEL": "x"}, "CACHELEVEL='x'"),
+  ("calculator", ["--format", "plain", "--steps", "0", "--out", "{fresh}"], {}, "--steps"),  # plain's default --ops has no division
+  ("calculator", ["--format", "plain", "--test-digits", "0", "--out", "{fresh}"], {}, "--test-digits"),
+  ("calculator", ["--scratchpad", "--ops", "+-", "--out", "{fresh}"], {}, "--scratchpad"),
+  ("calculator", ["--batch-size", "100000000", "--out", "{fresh}"], {}, "--batch-size"),  # ~40,000 GiB: refused before it grows
+  ("addition", ["--run", "{run}", "--out", "{fresh}"], {}, "--run"),  # --run alone asks nothing: no new run trains
+  ("addition", ["--ask", "-3+4", "--run", "{run}"], {}, "--ask: wants a question"),
+  ("progress", ["{file}"], {}, "RUN_DIR"),  # a positional argument, not a --run
+  ("progress", ["{grok}"], {"DEV": "NOSUCHDEVICE"}, "DEV=NOSUCHDEVICE"),
   ("addition", ["--digits", "0"], {}, "--digits"),
   ("addition", ["--digits", "12"], {}, "--digits"),
   ("addition", ["--batch-size", "0"], {}, "--batch-size"),
@@ -108,9 +121,10 @@ IDS = [" ".join([p, *(x if len(x) < 40 else x[:20] + "..." for x in a), *(f"{k}=
 def test_bad_input_is_one_line_on_stderr_naming_the_flag_and_exit_2(paths, program, args, env, names):
   args = [a.format(**paths) for a in args]
   before = {p: p.stat().st_mtime_ns for p in Path(paths["run"]).iterdir() if p.name != ".lock"}  # the lock names the last writer
-  if program in ("plot", "sweep"):
-    result = subprocess.run([sys.executable, "-m", f"tinyarith.{program}", *args], capture_output=True, text=True, timeout=120)
-  else: result = experiment(program, *args, env=env, timeout=300)
+  if program in ("plot", "sweep", "progress"):
+    result = subprocess.run([sys.executable, "-m", f"tinyarith.{program}", *args], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, **env})
+  else: result = experiment(program, *args, env=env, timeout=120)  # a refusal comes at once, not after the work has grown
   print(result.stderr)
   assert result.returncode == 2 and "Traceback" not in result.stderr
   assert len(result.stderr.strip().splitlines()) == 1 and names in result.stderr

@@ -42,7 +42,7 @@ def test_bad_questions_are_one_line_naming_the_flag(run, args, names):
 @pytest.mark.parametrize("args,flag", [(["--ops", "+%"], "--ops"), (["--ops", ""], "--ops"), (["--digits", "7"], "--digits"),
                                        (["--digits", "1", "--test-size", "500"], "--test-size"), (["--test-digits", "4"], "--test-digits"),
                                        (["--format", "plain", "--ops", "+/"], "--ops"), (["--format", "plain", "--scratchpad"], "--scratchpad"),
-                                       (["--format", "plain", "--test-digits", "1"], "--test-digits"), (["--pos", "alibi"], "argument --pos")])
+                                       (["--format", "plain", "--test-digits", "1"], "--test-digits"), (["--pos", "alibi"], "--pos")])
 def test_bad_settings_are_one_line_naming_the_flag_and_write_nothing(tmp_path, args, flag):
   result = experiment("calculator", *args, "--out", tmp_path / "fresh")
   assert result.returncode == 2 and result.stderr.startswith(f"error: {flag}: ") and len(result.stderr.strip().splitlines()) == 1
@@ -71,7 +71,7 @@ def test_a_plain_abacus_run_reports_lengths_it_never_trained_on_and_answers_them
 
 def test_only_the_calculator_packs_digit_places_so_only_it_offers_abacus_positions(tmp_path):
   result = experiment("addition", "--pos", "abacus", "--out", tmp_path / "run")
-  assert result.returncode == 2 and "argument --pos: invalid choice: 'abacus'" in result.stderr
+  assert result.returncode == 2 and "--pos: invalid choice: 'abacus'" in result.stderr
 
 def test_the_length_plot_draws_each_runs_exact_match_per_operand_length_and_says_what_it_cannot_read(plain_run, tmp_path):
   from tinyarith.plot import length_figure

@@ -1,4 +1,4 @@
-import json, math, re, subprocess, sys
+import json, math, re, shutil, subprocess, sys
 import numpy as np
 import pytest
 from tinyarith import grokking, progress
@@ -62,3 +62,12 @@ def test_a_stack_of_runs_logs_each_runs_own_progress_measures(tmp_path):
   for key in ("restricted_loss", "excluded_loss", "sum_sq_weights", "key_share"):
     assert [r[key] for r in stacked] == pytest.approx([r[key] for r in alone], rel=1e-4), key
     assert [r[key] for r in other] != pytest.approx([r[key] for r in alone], rel=1e-4), key
+
+def test_progress_names_what_it_read_and_what_it_could_not(grok_run, tmp_path):
+  shutil.copytree(grok_run, run := tmp_path / "run")
+  (run / "checkpoint.json").unlink()  # model.safetensors alone: its weights have no step
+  result = subprocess.run([sys.executable, "-m", "tinyarith.progress", run], capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0 and result.stdout.startswith("model.safetensors: restricted_loss"), result.stdout + result.stderr
+  (run / "checkpoint.json").write_text("{garbled")
+  result = subprocess.run([sys.executable, "-m", "tinyarith.progress", run], capture_output=True, text=True, timeout=300)
+  assert result.returncode == 2 and result.stderr.startswith("error: RUN_DIR cannot load the run") and "resume" not in result.stderr, result.stderr

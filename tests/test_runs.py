@@ -205,3 +205,15 @@ def test_a_full_disk_at_the_start_is_one_line(small_disk):
   result = experiment("grokking", *GROK, "--out", small_disk / "run")
   lines = result.stderr.strip().splitlines()
   assert result.returncode == 1 and len(lines) == 1 and "disk is full" in lines[0], result.stderr[-3000:]
+
+def test_a_run_or_sweep_on_a_read_only_disk_is_one_line_naming_the_flag(grok_reference, small_disk):
+  subprocess.run(["mount", "-o", "remount,size=8m", small_disk], check=True)  # room for a finished run
+  shutil.copytree(grok_reference, run := small_disk / "run")
+  (sweep := small_disk / "sweep").mkdir()
+  (sweep / "sweep.json").write_text(json.dumps({"flags": {"seed": [0, 1], "train_frac": 0.3, "weight_decay": 1.0, "lr": 1e-3}, "runs": []}))
+  subprocess.run(["mount", "-o", "remount,ro", small_disk], check=True)
+  for command, flag in (([sys.executable, EXPERIMENTS / "grokking.py", "--resume", run, "--steps", "400"], "--resume"),
+                        ([sys.executable, "-m", "tinyarith.sweep", sweep], "--out")):
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and result.stderr.startswith(f"error: {flag}: ") and "not writable" in result.stderr, result.stderr[-3000:]
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,4 +1,4 @@
-import json, shutil, subprocess, sys, time
+import errno, json, os, shutil, signal, subprocess, sys, time
 import numpy as np
 import pytest
 from conftest import EXPERIMENTS, experiment
@@ -167,3 +167,104 @@ def test_a_diverging_run_stops_the_sweep_naming_it_and_every_run_keeps_its_last_
   assert "the run seed0-frac0.3-wd1-lr1e+30" in message and "at step 20" in message and "last good checkpoint is step 0" in message, message
   assert [json.loads((out / n / "checkpoint.json").read_text())["step"] for n in ("seed0-frac0.3-wd1-lr0.01", "seed0-frac0.3-wd1-lr1e+30")] == [0, 0]
   assert outcomes(out)["seed0-frac0.3-wd1-lr0.01"]["steps"] == 20  # the summary is written all the same
+
+# ---- a sweep as safe as a single run: kills between the runs' checkpoints, refusals that write nothing, a full disk, signals
+
+KILLED_AT_SAVE = """import os, signal, sys
+from tinyarith import checkpoint, grokking
+real, calls = checkpoint.save, []
+def save(*args, **kwargs):
+  real(*args, **kwargs)
+  calls.append(1)
+  if len(calls) == int(os.environ["KILL_AT_SAVE"]): os.kill(os.getpid(), signal.SIGKILL)
+checkpoint.save = save
+sys.argv = ["grokking.py", *sys.argv[1:]]
+grokking.main()
+"""
+
+@pytest.mark.parametrize("saves", [6, 9])  # of 4 runs' saves at steps 0, 20, 40: 2 of 4 runs at step 20; 1 of 4 at step 40
+def test_a_sweep_killed_between_two_runs_checkpoints_resumes_to_the_metrics_of_an_uninterrupted_one(whole, tmp_path, saves):
+  killed = subprocess.run([sys.executable, "-c", KILLED_AT_SAVE, *map(str, SWEEP), "--out", sweep_dir := tmp_path / "sweep"],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "KILL_AT_SAVE": str(saves)})
+  assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+  steps = [json.loads((sweep_dir / name / "checkpoint.json").read_text())["step"] for name in NAMES]
+  assert len(set(steps)) == 2  # the runs' checkpoints are of two steps
+  done("--resume", sweep_dir)
+  for name in NAMES: assert curves(sweep_dir / name) == curves(whole / name), name  # exactly: the same steps, resumed
+  assert outcomes(sweep_dir) == outcomes(whole)
+  assert [sorted(p.name for p in (sweep_dir / name).glob("checkpoint-*")) for name in NAMES] == [["checkpoint-40.safetensors"]] * 4
+
+def tree(path) -> dict[str, int]:
+  """Every file below path (but the locks, which name the last writer) with the time it was last written."""
+  return {str(p.relative_to(path)): p.stat().st_mtime_ns for p in sorted(path.rglob("*")) if p.name != ".lock"}
+
+def refused(*args, program:str|None=None) -> str:
+  command = [sys.executable, "-m", program] if program else [sys.executable, EXPERIMENTS / "grokking.py"]
+  result = subprocess.run([*command, *map(str, args)], capture_output=True, text=True, timeout=120)
+  assert result.returncode == 2 and "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+  return result.stderr
+
+def test_a_refused_resume_or_merge_writes_nothing(whole, tmp_path):
+  shutil.copytree(whole, sweep_dir := tmp_path / "sweep")
+  before = tree(sweep_dir)
+  assert "--steps" in refused("--resume", sweep_dir, "--steps", "20")  # it ran 40
+  assert "--axes" in refused(sweep_dir, "-o", tmp_path / "merged", "--axes", "lr", "seed", program="tinyarith.sweep")  # lr is not swept
+  assert tree(sweep_dir) == before and not (tmp_path / "merged").exists()
+  (tmp_path / "file").write_text("")
+  assert "--out" in refused(sweep_dir, "-o", tmp_path / "file", program="tinyarith.sweep")  # a file, not a directory
+  other = json.loads((sweep_dir / "sweep.json").read_text())
+  other["flags"]["steps"] = 60
+  (other_dir := tmp_path / "other").mkdir()
+  (other_dir / "sweep.json").write_text(json.dumps(other))
+  assert "--steps 40 there, 60 here" in refused(sweep_dir, other_dir, "-o", tmp_path / "merged", program="tinyarith.sweep")
+
+def test_a_slice_resumed_without_its_shard_or_a_sweep_without_checkpoints_is_refused_at_once(tmp_path):
+  slice_dir = tmp_path / "slice"
+  done(*SWEEP, "--shard", "1/2", "--out", slice_dir)
+  before = tree(slice_dir)
+  assert "--shard" in refused("--resume", slice_dir, "--steps", "60")
+  assert tree(slice_dir) == before  # the other slice's run directories are not made
+  for name in NAMES[2:]: (slice_dir / name / "checkpoint.json").unlink()
+  assert "--resume" in refused("--resume", slice_dir, "--shard", "1/2", "--steps", "60")
+
+def test_merging_a_sweep_none_of_whose_runs_ran_writes_its_summary_and_claims_no_pictures(tmp_path):
+  flags = {"seed": [0, 1], "train_frac": 0.3, "weight_decay": 1.0, "lr": 1e-3, "steps": 300, **LATER}
+  (tmp_path / "sweep.json").write_text(json.dumps({"flags": flags, "runs": []}))
+  merged = subprocess.run([sys.executable, "-m", "tinyarith.sweep", tmp_path], capture_output=True, text=True, timeout=120)
+  assert merged.returncode == 0 and "phase.png" not in merged.stdout and not (tmp_path / "phase.png").exists(), merged.stdout
+
+def test_a_full_disk_at_a_sweeps_end_is_one_error_and_a_resume_writes_what_it_lacks(tmp_path, monkeypatch):
+  from tinyarith import files, grokking
+  from tinyarith.errors import DiskFull
+  real_fsync, out = files.fsync, tmp_path / "sweep"
+  def fsync(path):
+    if path.name == "model.safetensors.tmp" and path.parent.name == NAMES[1]: raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    real_fsync(path)
+  monkeypatch.setattr(files, "fsync", fsync)
+  settings = dict(p=13, d_model=16, n_heads=2, d_mlp=32, lr=1e-2, steps=40, eval_every=20, seed=[0, 1], train_frac=[0.3, 0.5])
+  with pytest.raises(DiskFull) as full: grokking.run(**settings, out=out)
+  assert full.value.saved == 40 and "model.safetensors" in str(full.value)  # not a second error from writing the summary
+  assert not (out / NAMES[1] / "model.safetensors").exists() and json.loads((out / "sweep.json").read_text())["runs"] == []
+  monkeypatch.setattr(files, "fsync", real_fsync)  # space freed
+  outcome = grokking.run(resume=out)  # nothing left to train: the end it lacks is written
+  assert all((out / name / "model.safetensors").is_file() and (out / name / "loss.png").is_file() for name in NAMES)
+  assert [r["steps"] for r in outcome] == [40] * 4 and (out / "phase.png").is_file()
+
+def test_a_signal_while_the_runs_are_drawn_still_writes_the_summary_and_says_so(tmp_path, monkeypatch):
+  from tinyarith import grokking, train
+  from tinyarith.errors import Interrupted, Stop
+  def stopped(run_dir): raise Stop()
+  monkeypatch.setattr(train, "draw_run", stopped)
+  with pytest.raises(Interrupted) as stop:
+    grokking.run(p=13, d_model=16, n_heads=2, d_mlp=32, lr=1e-2, steps=40, eval_every=20, seed=[0, 1], out=tmp_path / "sweep")
+  assert (stop.value.saved, stop.value.signum, stop.value.plotted) == (40, signal.SIGTERM, False)
+  assert [r["steps"] for r in json.loads((tmp_path / "sweep" / "sweep.json").read_text())["runs"]] == [40, 40]
+
+def test_a_sigterm_before_training_is_one_line_and_exit_143(tmp_path):
+  proc = subprocess.Popen([sys.executable, EXPERIMENTS / "grokking.py", *SWEEP, "--out", tmp_path / "sweep"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+  assert "trained as one model" in proc.stdout.readline()  # said just before the runs are built
+  proc.send_signal(signal.SIGTERM)
+  _, err = proc.communicate(timeout=300)
+  assert proc.returncode == 143 and "Traceback" not in err, err[-3000:]
+  assert err.strip().splitlines()[-1].startswith(("stopped before training began", "interrupted at step 0")), err[-500:]

@@ -26,6 +26,7 @@ from tinyarith.decode import exact_match, make_greedy_decoder
 from tinyarith.errors import BadInput
 
 OPS = "+-*/"
+PLAIN_OPS = "+-*"  # division is padded-format only
 PAD = STOI["_"]
 
 def digits_of(x:np.ndarray, n:int) -> np.ndarray:
@@ -219,7 +220,7 @@ class PlainProblems(CalculatorProblems):
   equally likely, and a held-out set of test_size problems spread evenly over the operators and the operand lengths 1 to
   test_digits, both operands of one length; those of trained lengths are never trained on."""
   def __init__(self, digits:int, ops:str, test_size:int, seed:int, batch_size:int=256, test_digits:int|None=None, abacus:bool=False):
-    self.test_digits = test_digits or digits
+    self.test_digits = digits if test_digits is None else test_digits
     if not digits <= self.test_digits <= 9: raise BadInput("test_digits", f"must be from --digits ({digits}) to 9, got {self.test_digits}")
     if "/" in ops: raise BadInput("ops", "division is padded-format only: its quotient and remainder would need a separator")
     super().__init__(digits, ops, test_size, seed, batch_size, abacus=abacus)
@@ -278,6 +279,7 @@ FORMATS = ("padded", "plain")
 
 def make_problems(data:dict, seed:int, pos:str) -> CalculatorProblems:
   """The problem set of a run's data settings (its config's "data"), for a model with positions pos."""
+  if data["scratchpad"] and "*" not in data["ops"]: raise BadInput("scratchpad", f"writes a product's partial products: --ops {data['ops']} has no *")
   if data.get("format", "padded") == "padded":
     if data.get("test_digits") not in (None, data["digits"]): raise BadInput("test_digits", "tests longer operands in the plain format only: add --format plain")
     return CalculatorProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data["scratchpad"], pos == "abacus")

@@ -36,14 +36,24 @@ def run_states(state:dict[str, Tensor], single:dict[str, Tensor]) -> list[dict[s
   n_runs = next(a.shape[0] for k, a in arrays.items() if k.startswith("model."))
   return [{k: a if a.shape == single[k].shape else a[r].reshape(single[k].shape) for k, a in arrays.items()} for r in range(n_runs)]
 
-def save(run_dir:Path, state:dict[str, Tensor|np.ndarray], step:int, elapsed:float, rng:np.random.Generator|None=None):
-  """Write state (training_state's, or a run's of run_states) as run_dir's checkpoint of step."""
+def save(run_dir:Path, state:dict[str, Tensor|np.ndarray], step:int, elapsed:float, rng:np.random.Generator|None=None,
+         keep_previous:bool=False):
+  """Write state (training_state's, or a run's of run_states) as run_dir's checkpoint of step. keep_previous: a run of a sweep,
+  whose record also names the checkpoint before, kept until every run of the sweep has saved this step (drop_stale), so
+  that a kill between two runs' saves leaves a step that all of them can return to."""
   run_dir, name = Path(run_dir), f"checkpoint-{step}.safetensors"
   data = files.write_tensors(run_dir / name, state)
   record = {"step": step, "elapsed": elapsed, "tensors": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
             "rng": None if rng is None else rng.bit_generator.state}
+  if keep_previous and (run_dir / RECORD).exists() and (before := record_of(run_dir))["step"] != step:
+    record["previous"] = {k: v for k, v in before.items() if k != "previous"}
   files.write_text(run_dir / RECORD, json.dumps(record) + "\n")
-  for stale in run_dir.glob("checkpoint-*.safetensors*"):  # only now that the record names the new file; .tmp: a killed save's
+  if not keep_previous: drop_stale(run_dir)
+
+def drop_stale(run_dir:Path):
+  """Remove the tensors files the record does not name: an older checkpoint, or what a killed save left (.tmp)."""
+  name = record_of(run_dir)["tensors"]
+  for stale in Path(run_dir).glob("checkpoint-*.safetensors*"):
     if stale.name != name: stale.unlink(missing_ok=True)
 
 def check_fields(record) -> str|None:
@@ -59,13 +69,28 @@ def check_fields(record) -> str|None:
     except (TypeError, ValueError, KeyError) as e: return f"its data stream's state is unreadable ({e})"
   return None
 
-def read_record(run_dir:Path) -> dict:
-  """The checkpoint record of run_dir, its fields checked, its tensors file checked against the size and checksum it names."""
+def record_of(run_dir:Path) -> dict:
+  """The checkpoint record of run_dir, its fields checked (not yet its tensors file)."""
   path = Path(run_dir) / RECORD
   try: record = json.loads(path.read_text())
   except FileNotFoundError: raise CheckpointError(f"no checkpoint in {run_dir} ({RECORD} is missing)") from None
   except (OSError, ValueError) as e: raise CheckpointError(f"the checkpoint record {path} is unreadable ({e})") from None
   if why := check_fields(record): raise CheckpointError(f"the checkpoint record {path} is corrupt: {why}")
+  return record
+
+def saved_step(run_dirs:list[Path]) -> int|None:
+  """The step every one of run_dirs has a checkpoint of (the oldest of their records), None if one has none."""
+  try: return min(record_of(d)["step"] for d in run_dirs)
+  except CheckpointError: return None
+
+def read_record(run_dir:Path, step:int|None=None) -> dict:
+  """The checkpoint record of run_dir (of `step`: its record's, or the previous one it keeps), its fields checked, its tensors
+  file checked against the size and checksum it names."""
+  path, record = Path(run_dir) / RECORD, record_of(run_dir)
+  if step is not None and record["step"] != step:
+    if not isinstance(previous := record.get("previous"), dict) or previous.get("step") != step or check_fields(previous):
+      raise CheckpointError(f"{run_dir} keeps no checkpoint of step {step} (its checkpoint is step {record['step']})")
+    record = previous
   try: data = (Path(run_dir) / record["tensors"]).read_bytes()
   except FileNotFoundError: raise CheckpointError(f"no checkpoint in {run_dir} ({record['tensors']} is missing)") from None
   except OSError as e: raise CheckpointError(f"the checkpoint {Path(run_dir) / record['tensors']} is unreadable ({e})") from None
@@ -73,10 +98,11 @@ def read_record(run_dir:Path) -> dict:
     raise CheckpointError(f"the checkpoint {Path(run_dir) / record['tensors']} is corrupt: its size or checksum is not the one {RECORD} records")
   return record
 
-def read(run_dir:Path, state:dict[str, Tensor], rng:np.random.Generator|None=None) -> tuple[dict, dict[str, Tensor]]:
-  """run_dir's checkpoint record and tensors, checked against the training state it is to go into (names, shapes, dtypes)
-  and against whether the run has a data stream. A missing, corrupt or mismatched checkpoint is a CheckpointError."""
-  record = read_record(run_dir)
+def read(run_dir:Path, state:dict[str, Tensor], rng:np.random.Generator|None=None, step:int|None=None) -> tuple[dict, dict[str, Tensor]]:
+  """run_dir's checkpoint record and tensors (of `step`: see read_record), checked against the training state it is to go
+  into (names, shapes, dtypes) and against whether the run has a data stream. A missing, corrupt or mismatched checkpoint
+  is a CheckpointError."""
+  record = read_record(run_dir, step)
   saved = safe_load(str(Path(run_dir) / record["tensors"]))
   kind = lambda d, k: (d[k].shape, d[k].dtype) if k in d else None
   if diff := sorted(k for k in saved.keys() | state.keys() if kind(saved, k) != kind(state, k)):
@@ -96,11 +122,11 @@ def load(run_dir:Path, model, opt, rng:np.random.Generator|None=None) -> dict:
 
 def load_runs(run_dirs:list[Path], model, opt, single:dict[str, Tensor]) -> list[dict]:
   """Put the checkpoints of run_dirs, one run each, into the stack of those runs (run_states' inverse); single is one run's
-  training state, which each is checked against. They must be of one step. Returns their records; raises before changing anything."""
-  records, saved = zip(*(read(d, single) for d in run_dirs))
-  if len(steps := {r["step"] for r in records}) > 1:
-    raise CheckpointError(f"the runs' checkpoints are of different steps ({', '.join(map(str, sorted(steps)))}): resume the runs "
-                          f"behind alone (--resume RUN_DIR --steps {max(steps)}) first")
+  training state, which each is checked against. A sweep killed between two runs' saves has runs one checkpoint ahead:
+  they go back to the previous one they keep (save's keep_previous), the step of all. Returns their records; raises
+  before changing anything."""
+  step = saved_step(run_dirs)
+  records, saved = zip(*(read(d, single, step=step) for d in run_dirs))
   for k, t in training_state(model, opt).items():
     if k not in single: continue
     runs = [s[k].numpy() for s in saved]

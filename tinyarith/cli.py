@@ -1,6 +1,6 @@
 """The command line both experiments share: their flags, --resume, the run directory, and the one error path for bad input
 (one line on stderr, exit 2). Values are checked where they are used (RunConfig, Config, the data); this module names the flag."""
-import argparse, json, os, platform, re, shlex, shutil, sys
+import argparse, json, os, platform, re, shlex, shutil, signal, sys, threading
 from pathlib import Path
 from typing import Callable, NoReturn
 from tinygrad import Device, Tensor
@@ -9,7 +9,7 @@ from tinyarith.config import LATER, RunConfig
 from tinyarith.loss import LOSSES, LOSS_DTYPES
 from tinyarith.model import POSITIONS
 from tinyarith import files
-from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted
+from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted, Stop
 
 def fail(message:str, code:int=2) -> NoReturn:
   print(f"error: {message}", file=sys.stderr)
@@ -18,8 +18,15 @@ def fail(message:str, code:int=2) -> NoReturn:
 def flag(field:str) -> str: return "--" + field.replace("_", "-")
 
 class ArgumentParser(argparse.ArgumentParser):
-  def __init__(self, **kwargs): super().__init__(formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs)
-  def error(self, message:str) -> NoReturn: fail(message)  # argparse would print the whole usage first
+  """argparse's, with its errors raised as BadInput naming the setting (guarded prints them as one line, without the usage
+  argparse prints first; the Python API raises them), and any value that begins with a minus and a digit read as a value:
+  argparse takes --lr -1e-3, --shard -1/3 and --ask -3+4 for a flag missing its value."""
+  def __init__(self, **kwargs):
+    super().__init__(formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs)
+    self._negative_number_matcher = re.compile(r"^-\.?\d")  # no flag of ours begins with a digit
+  def error(self, message:str) -> NoReturn:
+    if m := re.fullmatch(r"argument (?:-\w/)?--([\w-]+): (.*)", message, re.S): raise BadInput(m[1].replace("-", "_"), m[2])
+    raise BadInput(None, message)
 
 UNPACKED = tuple(p for p in POSITIONS if p != "abacus")  # the --pos choices of an experiment that does not pack digit places
 POSITION_HELP = {"learned": "learned position embeddings", "rope": "rotary", "none": "none (NoPE: only the causal mask orders tokens)",
@@ -35,6 +42,8 @@ def add_model_args(parser:argparse.ArgumentParser, positions:tuple[str, ...]=UNP
   g.add_argument("--layernorm", action=argparse.BooleanOptionalAction, default=False, help="pre-norm LayerNorm")
   g.add_argument("--pos", choices=positions, default="learned", help=", ".join(POSITION_HELP[p] for p in positions))
 
+MOST_VALUES = 10**6  # values one flag may list
+
 def values(kind:type) -> Callable[[str], object]:
   """The argparse type of a flag a sweep may list: "0.3" is one value; "0.2,0.3,0.5" several, and for integers "0-9" a
   range, both ends included, as a list. A bad item is an error naming it; argparse adds the flag."""
@@ -45,6 +54,8 @@ def values(kind:type) -> Callable[[str], object]:
       if kind is int and re.fullmatch(r"\d+-\d+", part.strip()):
         low, high = map(int, part.split("-"))
         if low > high: raise argparse.ArgumentTypeError(f"the range {part} is empty (write low-high)")
+        if high - low >= MOST_VALUES:  # before the list grows: the sweep checks its memory only once the flags are read
+          raise argparse.ArgumentTypeError(f"the range {part} lists {high - low + 1:,} values, more than the {MOST_VALUES:,} a flag may list")
         items += range(low, high + 1)
         continue
       try: items.append(kind(part))
@@ -103,8 +114,9 @@ def parse_gpt_args(parser:argparse.ArgumentParser, ask:Callable[[str, str], None
   add_train_args(parser)
   parser.set_defaults(**GPT_DEFAULTS)
   args = parse_args(parser)
+  if args.ask is None and args.run: raise BadInput("run", "names the run whose model --ask asks: give --ask too (a new run goes in --out)")
   if args.ask is None: return args
-  if not args.run: fail("--ask needs --run RUN_DIR")
+  if not args.run: raise BadInput("run", "--ask needs --run RUN_DIR")
   ask(args.ask, args.run)
 
 def print_answer(question:str, answer, true, written:str, step:int|None):
@@ -121,23 +133,42 @@ def shard(text:str) -> tuple[int, int]:
 RESUMABLE = {"steps", "eval_every", "ckpt_every", "shard", "devices"}  # how long a run goes on, how often it reports and
                                                                    # where it runs may change on --resume
 
-def parse_args(parser:argparse.ArgumentParser) -> argparse.Namespace:
-  """Parse the command line; with --resume, the run's saved settings are the defaults and must not be contradicted.
-  Also checks that DEV names a device that opens here."""
-  args = parser.parse_args()
+def parse_args(parser:argparse.ArgumentParser, argv:list[str]|None=None) -> argparse.Namespace:
+  """Parse argv (default: the command line); with --resume, the run's saved settings are the defaults and must not be
+  contradicted. Also checks that DEV names a device that opens here. Bad input is BadInput naming the flag's dest."""
+  args = parser.parse_args(argv)
   for name in ("out", "resume"):
-    if getattr(args, name, None) == "": fail(f"{flag(name)}: an empty path names no directory")
+    if getattr(args, name, None) == "": raise BadInput(name, "an empty path names no directory")
   if getattr(args, "resume", None):
-    if args.out: fail("--resume continues the run in its own directory: drop --out")
+    if args.out: raise BadInput("out", "--resume continues the run in its own directory: drop --out")
     try: saved = saved_flags(Path(args.resume))
     except (OSError, ValueError, KeyError, TypeError) as e:
-      fail(f"--resume {args.resume}: not a run directory with a readable config.json, nor a sweep's with a sweep.json ({e})")
+      raise BadInput("resume", f"{args.resume}: not a run directory with a readable config.json, nor a sweep's with a sweep.json ({e})") from None
     parser.set_defaults(**{k: v for k, v in saved.items() if k != "out"})
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if diff := [k for k, v in saved.items() if k not in RESUMABLE | {"out"} and getattr(args, k, v) != v]:
-      fail(f"--resume {args.resume}: it was trained with {flag(diff[0])} {shown(saved[diff[0]])}, not {shown(getattr(args, diff[0]))}")
+      raise BadInput(diff[0], f"{args.resume} was trained with {flag(diff[0])} {shown(saved[diff[0]])}, not {shown(getattr(args, diff[0]))}")
   check_device()
   return args
+
+def argv_of(parser:argparse.ArgumentParser, settings:dict) -> list[str]:
+  """The command line that says what settings say, by flag dest (p=31, train_frac=[0.3, 0.5], seed=range(3), layernorm=True,
+  out=Path(...)): the Python API's settings go through the parser and its checks as the command line's do. None: the default."""
+  actions = {a.dest: a for a in parser._actions if a.option_strings}
+  if unknown := sorted(settings.keys() - actions.keys()): raise TypeError(f"unknown settings {unknown}: see {sorted(actions)}")
+  argv = []
+  for name, value in settings.items():
+    option = actions[name].option_strings[-1]
+    if value is None: continue
+    if isinstance(actions[name], argparse.BooleanOptionalAction):
+      if not isinstance(value, bool): raise BadInput(name, f"must be True or False, got {value!r}")
+      argv.append(option if value else option.replace("--", "--no-", 1))
+      continue
+    if isinstance(value, (list, tuple, range)):
+      if not len(value): raise BadInput(name, "an empty list names no value")
+      value = ",".join(map(str, value))
+    argv.append(f"{option}={value}")  # with "=": a value may begin with a minus
+  return argv
 
 SWEEP_RECORD = "sweep.json"  # in a sweep's directory: the flags it was started with, and each run's outcome (tinyarith.sweep)
 
@@ -158,10 +189,9 @@ def check_device():
   try: opens(Device.DEFAULT)
   except Exception as e:
     if chosen is None: return use_x86()
-    fail(f"DEV={chosen} cannot be opened here ({why(e)}); "
-         "`python -m tinygrad.device` lists what works")
+    raise BadInput(None, f"DEV={chosen} cannot be opened here ({why(e)}); `python -m tinygrad.device` lists what works") from None
   if Device.DEFAULT == "CPU" and type(Device["CPU"].renderer).__name__ == "ClangRenderer" and shutil.which("clang") is None:
-    if chosen is not None: fail(f"DEV={chosen} needs the clang binary: {NO_DEVICE}")
+    if chosen is not None: raise BadInput(None, f"DEV={chosen} needs the clang binary: {NO_DEVICE}")
     use_x86()
 
 def why(e:Exception) -> str: return str(e).splitlines()[-1] if str(e) else type(e).__name__  # a device error's last line
@@ -172,10 +202,10 @@ def opens(device:str):
   if (Tensor([1.0], device=device) + 1).item() != 2.0: raise RuntimeError(f"1 + 1 is not 2 on {device}")
 
 def use_x86():
-  if platform.machine() not in ("x86_64", "AMD64"): fail(f"tinygrad found no device to run on: {NO_DEVICE}")
+  if platform.machine() not in ("x86_64", "AMD64"): raise BadInput(None, f"tinygrad found no device to run on: {NO_DEVICE}")
   DEV.value = os.environ["DEV"] = "CPU:X86"  # os.environ too: for the processes tinygrad spawns
   try: opens(Device.DEFAULT)
-  except Exception: fail(f"tinygrad found no device to run on: {NO_DEVICE}")
+  except Exception: raise BadInput(None, f"tinygrad found no device to run on: {NO_DEVICE}") from None
   print(f"note: no clang and no OpenCL driver here, so tinygrad's X86 code generator runs on the CPU; for the faster clang: {NO_DEVICE}",
         file=sys.stderr)
 
@@ -187,36 +217,44 @@ def run_config(args:argparse.Namespace, experiment:str, data:dict, default_out:s
 def make_run_dir(run:RunConfig, resume:bool) -> Path:
   """The run directory, created; a fresh run never overwrites a checkpointed one, nor one that another process writes
   (train() holds the lock; this says so before the run builds anything)."""
-  out = Path(run.out)
-  files.check_free(out, "resume" if resume else "out")
-  if resume: return out
-  if (out / "checkpoint.json").exists(): fail(f"--out {out} already holds a run: continue it with --resume {shlex.quote(str(out))}, or choose another --out")
-  try: out.mkdir(parents=True, exist_ok=True)
-  except OSError as e: fail(f"--out {out}: cannot create the run directory ({e.strerror}: {e.filename})", 1 if files.disk_full(e) else 2)
-  if not os.access(out, os.W_OK): fail(f"--out {out}: the run directory is not writable")
+  out, field = Path(run.out), "resume" if resume else "out"
+  files.check_free(out, field)
+  if not resume and (out / "checkpoint.json").exists():
+    raise BadInput("out", f"{out} already holds a run: continue it with --resume {shlex.quote(str(out))}, or choose another --out")
+  files.make_dir(out, field)
   return out
 
 def guarded(main:Callable[[], None]) -> Callable[[], None]:
   """Run main. Bad input (BadInput, from wherever the library found it) is one line naming its flag, exit 2; a diverged
-  run exits 1; an interrupted one says whether and how to resume and exits 128 + the signal's number, as a shell does.
-  Any other exception is a bug and keeps its traceback."""
+  run or a full disk exits 1; an interrupt (SIGINT, or SIGTERM: raised as Stop wherever the training loop does not catch
+  it first) says what was kept and how to go on, and exits 128 + the signal's number, as a shell does. Any other exception
+  is a bug and keeps its traceback."""
   def run(*args):
     sys.stdout.reconfigure(errors="surrogateescape")  # a path that is not valid UTF-8 prints as the bytes it is
+    before = signal.signal(signal.SIGTERM, stop) if threading.current_thread() is threading.main_thread() else None
     try: main(*args)
     except BadInput as e: fail(f"{flag(e.field)}: {e.message}" if e.field else e.message)
     except DiskFull as e:
       print(file=sys.stderr)
-      hint = "" if e.saved is None else f": free some space, then resume with: python {shlex.quote(sys.argv[0])} --resume {shlex.quote(str(e.out_dir))}"
+      hint = "" if e.saved is None else f": free some space, then resume with: {resume_command(e.out_dir)}"
       fail(f"{e}; {'no checkpoint was written' if e.saved is None else f'the last good checkpoint is step {e.saved}, and the metrics logged so far are kept'}{hint}", 1)
     except Diverged as e:
       print(file=sys.stderr)  # off the progress bar's line
       fail(str(e), 1)
     except Interrupted as e:
       if e.saved is None: print(f"\ninterrupted at step {e.step}, before any checkpoint was written: there is nothing to resume", file=sys.stderr)
-      else: print(f"\ninterrupted at step {e.step}; its last checkpoint is step {e.saved}, and the plot is written. "
-                  f"Resume with: python {shlex.quote(sys.argv[0])} --resume {shlex.quote(str(e.out_dir))}", file=sys.stderr)
+      else:
+        drawn = "the plot is written" if e.plotted else "its pictures were not all drawn (the resume draws them)"
+        print(f"\ninterrupted at step {e.step}; its last checkpoint is step {e.saved}, and {drawn}. Resume with: {resume_command(e.out_dir)}",
+              file=sys.stderr)
       sys.exit(128 + e.signum)
-    except KeyboardInterrupt:
-      print("\nstopped before training began: this run wrote no checkpoint", file=sys.stderr)
-      sys.exit(130)
+    except KeyboardInterrupt as e:
+      print("\nstopped before training began: this command wrote no checkpoint (any from before are kept)", file=sys.stderr)
+      sys.exit(128 + getattr(e, "signum", signal.SIGINT))
+    finally:
+      if before is not None: signal.signal(signal.SIGTERM, before)
   return run
+
+def stop(signum, frame): raise Stop()
+
+def resume_command(out_dir:Path) -> str: return f"python {shlex.quote(sys.argv[0])} --resume {shlex.quote(str(out_dir))}"

@@ -1,6 +1,6 @@
 """A run's settings in one object: the model, the optimizer, how long and how often, the seed, the data and where it goes.
 Validated when made, saved as RUN_DIR/config.json, read back by --resume; RunConfig.build() makes the model and its optimizer."""
-import math
+import math, os
 from dataclasses import dataclass, field, asdict, fields
 import numpy as np
 from tinygrad.nn.optim import AdamW
@@ -8,6 +8,7 @@ from tinygrad.nn.state import get_parameters
 from tinyarith.errors import BadInput
 from tinyarith.grokfast import Grokfast
 from tinyarith.loss import LOSSES, LOSS_DTYPES
+from pathlib import Path
 from tinyarith.model import RUN_RANK, Config, Transformer, place
 
 def adamw(model, lr:float|list[float]=1e-3, beta1:float=0.9, beta2:float=0.98, weight_decay:float|list[float]=1.0) -> AdamW:
@@ -94,3 +95,23 @@ class RunConfig:
 
 # settings added after runs were saved, with their defaults: a config.json or sweep.json without them had these
 LATER = {f.name: f.default for f in fields(RunConfig) if f.name in ("loss", "loss_dtype", "grokfast_alpha", "grokfast_lamb")}
+
+def run_bytes(run:RunConfig, rows:int) -> int:
+  """A rough upper estimate of the memory a run needs (or adds to a sweep) training on `rows` rows a step: its weights,
+  gradients and AdamW moments, a step's activations (per position, ~10 d_model-wide and 3 d_mlp-wide float32 tensors a
+  block) and the loss's (6 float64 tensors the size of the logits)."""
+  cfg, positions = run.model, rows * run.model.ctx_len
+  params = sum(w.numel() for w in get_parameters(Transformer(cfg)))
+  return 16 * params + 4 * positions * cfg.n_layers * (10 * cfg.d_model + 3 * cfg.d_mlp) + 48 * positions * cfg.n_classes
+
+def free_memory() -> int:
+  try: return int(next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemAvailable")).split()[1]) * 1024
+  except (OSError, StopIteration, ValueError): return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+def check_memory(run:RunConfig, rows:int, field:str, n_runs:int=1):
+  """BadInput naming `field` if n_runs runs like run, training on `rows` rows a step, need more memory than is free: checked
+  from the settings, before anything is built."""
+  if (need := n_runs * run_bytes(run, rows)) > (have := free_memory()):
+    what = f"a sweep of {n_runs} runs" if n_runs > 1 else "the run"
+    raise BadInput(field, f"{what} needs about {need / 2**30:.3g} GiB and {have / 2**30:.3g} GiB is free: "
+                          + ("list fewer values, or split the sweep with --shard I/N" if n_runs > 1 else "ask for less"))

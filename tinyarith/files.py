@@ -7,7 +7,7 @@ import numpy as np
 from tinygrad import Tensor
 from tinygrad.dtype import _from_np_dtype
 from tinygrad.nn.state import inverse_safe_dtypes
-from tinyarith.errors import BadInput
+from tinyarith.errors import BadInput, DiskFull
 
 LOCK = ".lock"  # held by the process that writes the run directory, for as long as it runs
 
@@ -54,6 +54,15 @@ def write_tensors(path:Path, tensors:dict[str, Tensor|np.ndarray]) -> bytes:
   return data
 
 def disk_full(e:BaseException) -> bool: return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
+
+def make_dir(path:Path, field:str):
+  """path (and its parents) created if missing, and writable; else BadInput naming `field`, the flag that chose it (a
+  read-only disk included), or DiskFull."""
+  try: Path(path).mkdir(parents=True, exist_ok=True)
+  except OSError as e:
+    if disk_full(e): raise DiskFull(f"the disk is full: cannot create {path}", Path(path), None) from None
+    raise BadInput(field, f"{path}: cannot create the directory ({e.strerror}: {e.filename})") from None
+  if not os.access(path, os.W_OK): raise BadInput(field, f"{path} is not writable (a read-only disk, or not yours)")
 
 def writer(run_dir:Path) -> str|None:
   """Who holds run_dir's lock ("process PID (COMMAND)"), or None when no process does. A lock whose process has died,

@@ -5,7 +5,6 @@ experiments/grokking.py is its command line; run() the same from Python, with th
   from tinyarith.grokking import run
   rows = run(p=31, train_frac=0.5, lr=1e-2, weight_decay=3, steps=1000, eval_every=25, out="runs/notebook")"""
 import argparse
-from pathlib import Path
 from tinygrad import Tensor
 from tinyarith import cli, progress, sweep
 from tinyarith.config import RunConfig
@@ -59,14 +58,13 @@ def train_flags(args:argparse.Namespace) -> list[dict]:
   return rows
 
 def run(**settings) -> list[dict]:
-  """Train from Python: settings are the command line's flags by name (p=31, train_frac=[0.3, 0.5], seed=range(3), ...), the
-  rest its defaults; resume="DIR" goes on with a run or sweep, with its own settings but for steps, eval_every, ckpt_every.
-  Returns a run's metrics rows, or a sweep's outcomes. Bad settings raise BadInput (a ValueError) naming the setting."""
-  defaults = vars(parser().parse_args([]))
-  if unknown := sorted(settings.keys() - defaults.keys()): raise TypeError(f"run() got unknown settings {unknown}: see {sorted(defaults)}")
-  settings = {k: list(v) if isinstance(v, (range, tuple)) else v for k, v in settings.items()}
-  if settings.get("resume"): defaults.update({k: v for k, v in cli.saved_flags(Path(settings["resume"])).items() if k != "out"})
-  return train_flags(argparse.Namespace(**{**defaults, **settings}))
+  """Train from Python: settings are the command line's flags by name (p=31, train_frac=[0.3, 0.5], seed=range(3),
+  shard="0/2", ...), the rest its defaults; resume="DIR" goes on with a run or sweep, with its own settings but for steps,
+  eval_every, ckpt_every. They pass through the command line's parser and checks (cli.argv_of), so bad settings raise
+  BadInput (a ValueError) naming the setting, as the command line refuses them. Returns a run's metrics rows, or a
+  sweep's outcomes."""
+  parse = parser()
+  return train_flags(cli.parse_args(parse, cli.argv_of(parse, settings)))
 
 @cli.guarded
 def main(): train_flags(cli.parse_args(parser()))

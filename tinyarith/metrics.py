@@ -54,6 +54,7 @@ def first_step(rows:list[dict], key:str, level:float, below:bool=False) -> int|N
 
 def summary(rows:list[dict]) -> str:
   """Steps to 100% train accuracy and to 99% test accuracy, final figures, wall time and steps/s."""
+  if not rows: raise BadInput(None, "no metrics rows to summarise")
   last = rows[-1]
   seen = lambda s: "not reached" if s is None else f"step {s}"
   return (f"train acc 100% at {seen(first_step(rows, 'train_acc', 1.0))}, test acc >= 99% at {seen(first_step(rows, 'test_acc', 0.99))}\n"

@@ -19,7 +19,9 @@ LABELLED = 4  # runs whose curves each get a legend entry; more (a sweep) share 
 COLOURS = 10  # matplotlib's cycle: a sweep of up to this many runs gets a legend naming each run's colour
 
 def figure(runs:list[str|Path]) -> Figure:
-  """Every run's loss curves (log-log) above its accuracy curves; train solid, test dashed, one colour per run."""
+  """Every run's loss curves (log-log) above its accuracy curves; train solid, test dashed, one colour per run. runs: run
+  directories or metrics files, or one of them."""
+  if isinstance(runs, (str, Path)): runs = [runs]
   logged = [[r for r in read_metrics(run) if r["step"] > 0] for run in runs]  # step 0 has no place on a log axis
   labelled, coloured = len(runs) <= LABELLED, len(runs) <= COLOURS
   named = not labelled and coloured  # a small sweep: a legend beside the plot names each run's colour

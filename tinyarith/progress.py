@@ -108,11 +108,14 @@ def main(argv:list[str]|None=None):
   parser = cli.ArgumentParser(prog="python -m tinyarith.progress", description="The progress measures of a grokking run's newest weights.")
   parser.add_argument("run", help="the directory of a grokking run of a + b mod p")
   args = parser.parse_args(argv)
+  cli.check_device()
   from tinyarith.train import load_run  # here: the training loop may come to import this module
-  config, model, step = load_run(args.run)
+  try: config, model, step = load_run(args.run)
+  except BadInput as e: raise BadInput(None, f"RUN_DIR {e.message}") from None  # a positional argument, not a --run flag
   data = config.get("data", {})
   if config.get("experiment") != "grokking" or data.get("op") != "+": raise BadInput(None, f"RUN_DIR {args.run} is not a grokking run of a + b mod p")
   found = tracker(model, data["p"], [modular_split(data["p"], data["op"], data["train_frac"], config["seed"])[0]])()
-  print(f"step {step}: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in found.items() if k != "freq_norm"))
+  shown = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in found.items() if k != "freq_norm")
+  print(f"{'model.safetensors' if step is None else f'step {step}'}: {shown}")
 
 if __name__ == "__main__": main()

@@ -6,15 +6,16 @@ steps to 95% and 99% test accuracy), phase.png (two swept flags' grid, each cell
 
   python -m tinyarith.sweep SWEEP_DIR... [-o OUT] [--axes FLAG FLAG]   # merge the slices (--shard I/N) of a sweep
 """
-import argparse, itertools, json, os, sys
+import argparse, itertools, json, math, signal, sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 import numpy as np
 from tinygrad import Device, Tensor
 from tinygrad.nn.state import get_parameters
 from tinyarith import checkpoint, cli, files
-from tinyarith.config import RunConfig, optimizer
-from tinyarith.errors import BadInput
+from tinyarith.config import RunConfig, check_memory, optimizer
+from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted
 from tinyarith.loss import target_span
 from tinyarith.metrics import first_step, read_metrics
 from tinyarith.model import Transformer, place, stack
@@ -48,18 +49,6 @@ def shard(items:list, index_count:tuple[int, int]|None) -> list:
   if count > len(items): raise BadInput("shard", f"{index}/{count}: the sweep has {len(items)} runs, fewer than {count} slices")
   return items[index * len(items) // count:(index + 1) * len(items) // count]
 
-def run_bytes(run:RunConfig, rows:int) -> int:
-  """A rough upper estimate of the memory one run adds to a sweep that trains on `rows` rows: its weights, gradients and AdamW
-  moments, its share of a step's activations (per position, ~10 d_model-wide and 3 d_mlp-wide float32 tensors a block) and
-  of the loss (6 float64 tensors the size of the logits)."""
-  cfg, positions = run.model, rows * run.model.ctx_len
-  params = sum(w.numel() for w in get_parameters(Transformer(cfg)))
-  return 16 * params + 4 * positions * cfg.n_layers * (10 * cfg.d_model + 3 * cfg.d_mlp) + 48 * positions * cfg.n_classes
-
-def free_memory() -> int:
-  try: return int(next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemAvailable")).split()[1]) * 1024
-  except (OSError, StopIteration, ValueError): return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
 def build(runs:list[RunConfig], devices:tuple[str, ...]|None=None):
   """The runs' models, each initialised from its seed, as one stack, split across devices on the run axis; and its AdamW
   with each run's learning rate and weight decay (and the runs' Grokfast filter, if on)."""
@@ -76,24 +65,23 @@ def run(args:argparse.Namespace, name:str, config_of:Callable[[argparse.Namespac
   """Train the sweep that args lists (its --shard slice, across --devices) into runs/<name>-<swept flags>/ (or --out, or
   --resume's), then write its summary and pictures, and return its runs' outcomes (merge). config_of makes a run's RunConfig
   from flags of one value each; split_of its data; measure(stacked model, splits), if given, each run's further metrics
-  at each evaluation (Data.extra_metrics). Everything is checked before anything is written."""
+  at each evaluation (Data.extra_metrics). Everything is checked before anything is written, the memory it needs before
+  anything grows. A stopped or diverged sweep still writes its summary; a full disk or a bug writes nothing more."""
   flags = {k: v for k, v in vars(args).items() if k not in NOT_SWEEP_FLAGS}
   out, resume = Path(args.resume or args.out or f"runs/{name}-{sweep_name(flags)}"), bool(args.resume)
-  settings = shard(grid(flags), args.shard)
   config = lambda s: config_of(argparse.Namespace(**{**vars(args), **s, "resume": None, "out": str(out / run_name(s))}))
-  probe = [config(s) for s in settings if s["seed"] == settings[0]["seed"]]  # the seed changes no split's size
-  rows = max(len(split_of(r)[0]) for r in probe)  # the largest train split
-  if (need := len(settings) * run_bytes(probe[0], rows)) > (have := free_memory()):  # before building thousands of runs
-    widest = max((k for k in SWEPT if isinstance(flags[k], list)), key=lambda k: len(flags[k]))
-    raise BadInput(widest, f"a sweep of {len(settings)} runs needs about {need / 2**30:.3g} GiB and {have / 2**30:.3g} GiB is free: "
-                           "list fewer values, or split the sweep with --shard I/N")
-  runs = [config(s) for s in settings]  # each checked: a bad value is BadInput naming its flag
+  first = {k: listed(flags[k])[0] for k in SWEPT}
+  probe = [config({**first, "train_frac": f}) for f in listed(flags["train_frac"])]  # only the fraction sets a split's size
+  n_runs = len(shard(range(math.prod(len(listed(flags[k])) for k in SWEPT)), args.shard))
+  widest = max((k for k in SWEPT if isinstance(flags[k], list)), key=lambda k: len(flags[k]))
+  check_memory(probe[0], max(len(split_of(r)[0]) for r in probe), widest, n_runs)  # before the grid: thousands of runs grow it
+  runs = [config(s) for s in shard(grid(flags), args.shard)]  # each checked: a bad value is BadInput naming its flag
   devices = check_devices(args.devices, len(runs))
-  check_dirs(out, runs, flags, resume)
+  check_dirs(out, runs, flags, resume, args.shard)
   splits = [split_of(r) for r in runs]
   record = out / cli.SWEEP_RECORD  # a resume killed outright (no summary merged at its end) keeps the one it began with
   before = json.loads(record.read_text()).get("runs", []) if resume and record.exists() else []
-  files.write_text(record, json.dumps({"flags": flags, "runs": before}, indent=1) + "\n")
+  with writing(out, [Path(r.out) for r in runs] if resume else []): write_summary(out, flags, before)
   on = lambda a: place(a, devices or Device.DEFAULT)
   (x_train, y_train), (x_test, y_test) = (stack_rows([(s[i], s[i + 1]) for s in splits]) for i in (0, 2))
   train_set, test_set = (on(x_train), on(y_train)), (on(x_test), on(y_test))
@@ -102,8 +90,15 @@ def run(args:argparse.Namespace, name:str, config_of:Callable[[argparse.Namespac
         f"{f' across {len(devices)} devices' if devices else ''}; writing {out}/")
   model, opt = build(runs, devices)
   data = Data(lambda: train_set, {"train": train_set, "test": test_set}, span=span, extra_metrics=measure and measure(model, splits))
+  stopped = None
   try: train(model, opt, data, runs, resume)
-  finally: print(report(outcomes := merge([out], out, quiet=args.shard is not None)))
+  except (Interrupted, Diverged) as e: stopped = e  # what was trained is summarised all the same
+  try: outcomes = merge([out], out, quiet=args.shard is not None)
+  except KeyboardInterrupt as e:
+    saved = checkpoint.saved_step([Path(r.out) for r in runs])
+    raise Interrupted(getattr(stopped, "step", saved), getattr(e, "signum", signal.SIGINT), out, saved, plotted=False) from None
+  print(report(outcomes))
+  if stopped: raise stopped
   return outcomes
 
 def check_devices(devices:tuple[str, ...]|None, n_runs:int) -> tuple[str, ...]|None:
@@ -121,19 +116,26 @@ def recorded_flags(sweep_dir:Path, field:str|None) -> dict|None:
   try: return cli.saved_flags(Path(sweep_dir))
   except (OSError, ValueError, KeyError, TypeError) as e: raise BadInput(field, f"{Path(sweep_dir) / cli.SWEEP_RECORD} is unreadable ({e})") from None
 
-def check_dirs(out:Path, runs:list[RunConfig], flags:dict, resume:bool):
-  """Refuse, before writing anything: another sweep's directory, a fresh sweep over checkpointed runs, a run another process writes."""
+def check_dirs(out:Path, runs:list[RunConfig], flags:dict, resume:bool, shard_:tuple[int, int]|None):
+  """Refuse, before writing anything: another sweep's directory, a fresh sweep over checkpointed runs, a run another process
+  writes, a directory that cannot be written; and a resume whose runs have no checkpoint to go on from, or have run past --steps."""
   field = "resume" if resume else "out"
   if (theirs := recorded_flags(out, field)) is not None:
     if diff := [k for k in flags if k not in cli.RESUMABLE and theirs.get(k) != flags[k]]:
       raise BadInput(field, f"{out} holds a sweep with {cli.flag(diff[0])} {cli.shown(theirs.get(diff[0]))}, not {cli.shown(flags[diff[0]])}")
   elif (out / "config.json").exists(): raise BadInput(field, f"{out} holds a run, not a sweep")
   for r in runs: files.check_free(Path(r.out), field)
-  if not resume and (taken := [r.out for r in runs if (Path(r.out) / checkpoint.RECORD).exists()]):
+  if resume:
+    steps = {r.out: (checkpoint.record_of(r.out)["step"] if (Path(r.out) / checkpoint.RECORD).exists() else None) for r in runs}
+    if lacking := [Path(d).name for d, step in steps.items() if step is None]:
+      hint = ": a slice resumes with the --shard I/N it was trained with" if shard_ is None and len(lacking) < len(runs) else ""
+      raise BadInput("shard" if hint else "resume", f"{out} holds no checkpoint of {len(lacking)} of the {len(runs)} runs to resume "
+                                                    f"({lacking[0]}{', ...' if len(lacking) > 1 else ''}){hint}")
+    if (done := min(steps.values())) > runs[0].steps:
+      raise BadInput("steps", f"{out} already ran {done} steps: give a larger --steps to go on")
+  elif taken := [r.out for r in runs if (Path(r.out) / checkpoint.RECORD).exists()]:
     raise BadInput("out", f"{out} already holds this sweep's run {Path(taken[0]).name}: continue with --resume {out}, or choose another --out")
-  try:
-    for r in runs: Path(r.out).mkdir(parents=True, exist_ok=True)
-  except OSError as e: raise BadInput(field, f"{out}: cannot create the sweep's directories ({e.strerror}: {e.filename})") from None
+  for d in [out, *(Path(r.out) for r in runs)]: files.make_dir(d, field)
 
 # ---- the summary and the pictures, from the runs' directories
 
@@ -150,14 +152,19 @@ def outcome(run_dir:Path) -> dict:
           "dir": str(run_dir)}
 
 def merge(sweep_dirs:list[Path], out:Path, axes:tuple[str, str]|None=None, quiet:bool=False) -> list[dict]:
-  """The summary of the sweep whose runs are in sweep_dirs (its slices, wherever they ran), written to out/sweep.json with
-  phase.png and loss.png; a run found in none is "not run" (a warning, unless quiet). Dirs of different sweeps are BadInput."""
+  """The summary of the sweep whose runs are in sweep_dirs (its slices, wherever they ran), written to out/sweep.json, then
+  phase.png and loss.png if any run ran; a run found in none is "not run" (a warning, unless quiet). Dirs of different
+  sweeps, bad axes or an out that cannot be written are BadInput, raised before anything is written."""
   records = {d: recorded_flags(d, None) for d in sweep_dirs}
   if bare := next((d for d, f in records.items() if f is None), None):
     raise BadInput(None, f"SWEEP_DIR {bare} is not a sweep's directory (it has no {cli.SWEEP_RECORD})")
   flags = records[sweep_dirs[0]]
-  if other := next((d for d, f in records.items() if f != flags), None):
-    raise BadInput(None, f"SWEEP_DIR {sweep_dirs[0]} and {other} hold different sweeps (their flags differ)")
+  for d, theirs in records.items():
+    if diff := next((k for k in flags.keys() | theirs.keys() if flags.get(k) != theirs.get(k)), None):
+      raise BadInput(None, f"SWEEP_DIR {sweep_dirs[0]} and {d} hold different sweeps: {cli.flag(diff)} {cli.shown(flags.get(diff))} "
+                           f"there, {cli.shown(theirs.get(diff))} here")
+  x_key, y_key = phase_axes(flags, axes)
+  files.make_dir(Path(out), "out")
   names, found = {run_name(s): s for s in grid(flags)}, {}
   for d in sweep_dirs:
     for name in names:
@@ -167,12 +174,24 @@ def merge(sweep_dirs:list[Path], out:Path, axes:tuple[str, str]|None=None, quiet
   if missing := [r["run"] for r in runs if r["steps_to_95"] == "not run"]:
     if not quiet: print(f"warning: {len(missing)} of the sweep's {len(runs)} runs are in none of {', '.join(map(str, sweep_dirs))}: "
                         f"{', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}", file=sys.stderr)
-  Path(out).mkdir(parents=True, exist_ok=True)
-  files.write_text(Path(out) / cli.SWEEP_RECORD, json.dumps({"flags": flags, "runs": runs}, indent=1) + "\n")
-  if found:
-    plot_runs(list(found.values()), Path(out) / "loss.png")
-    phase_diagram(runs, flags, Path(out) / "phase.png", axes)
+  with writing(Path(out), list(found.values())):
+    write_summary(Path(out), flags, runs)
+    if found:
+      plot_runs(list(found.values()), Path(out) / "loss.png")
+      phase_diagram(runs, flags, Path(out) / "phase.png", x_key, y_key)
   return runs
+
+def write_summary(out:Path, flags:dict, runs:list[dict]):
+  files.write_text(out / cli.SWEEP_RECORD, json.dumps({"flags": flags, "runs": runs}, indent=1) + "\n")
+
+@contextmanager
+def writing(out:Path, run_dirs:list[Path]):
+  """A full disk while the block writes the sweep's own files is DiskFull naming the step its runs have all saved."""
+  try: yield
+  except OSError as e:
+    if not files.disk_full(e): raise
+    saved = checkpoint.saved_step(run_dirs) if run_dirs else None
+    raise DiskFull(f"the disk is full: writing {e.filename or 'to ' + str(out)} failed", out, saved) from None
 
 def report(runs:list[dict]) -> str:
   """How many runs reached 95% and 99% test accuracy, and the median steps of those that did."""
@@ -183,14 +202,18 @@ def report(runs:list[dict]) -> str:
     lines.append(f"{len(steps)} of {len(ran)} runs reached {level}% test accuracy" + (f", median step {np.median(steps):.0f}" if steps else ""))
   return "\n".join(lines + ([f"{len(runs) - len(ran)} runs not run here"] if len(ran) < len(runs) else []))
 
-def phase_diagram(runs:list[dict], flags:dict, out:Path, axes:tuple[str, str]|None=None) -> Path:
-  """A grid of two swept flags (default: the first two swept besides the seed; one row if only one), each cell coloured by the
-  median steps to 95% test accuracy of its runs (seeds and any other swept flag), with how many of them got there."""
+def phase_axes(flags:dict, axes:tuple[str, str]|None=None) -> tuple[str, str|None]:
+  """The phase diagram's x and y flags: axes, else the first two swept besides the seed (the seed where only it is swept;
+  y None where only one is)."""
   swept = [k for k in SWEPT if isinstance(flags[k], list)]
   if axes and (not_swept := [k for k in axes if k not in swept]):
     raise BadInput("axes", f"{not_swept[0]} is not swept here: choose two of {', '.join(swept)}")
   x_key, y_key = axes or ([k for k in swept if k != "seed"] + ["seed"] * (len(swept) == 1) + [None, None])[:2]
-  if x_key is None: x_key = "seed"
+  return x_key or "seed", y_key
+
+def phase_diagram(runs:list[dict], flags:dict, out:Path, x_key:str, y_key:str|None) -> Path:
+  """A grid of two swept flags (phase_axes; one row if y_key is None), each cell coloured by the median steps to 95% test
+  accuracy of its runs (seeds and any other swept flag), with how many of them got there."""
   xs, ys = listed(flags[x_key]), listed(flags[y_key]) if y_key else [None]
   median, text = np.full((len(ys), len(xs)), np.nan), np.full((len(ys), len(xs)), "not run", dtype=object)
   for i, y in enumerate(ys):
@@ -228,7 +251,9 @@ def main(argv:list[str]|None=None):
                       help=f"the phase diagram's x and y: two of {', '.join(SWEPT)} (default: the first two swept besides seed)")
   args = parser.parse_args(argv)
   out = args.out or args.sweep_dirs[0]
-  print(report(merge(args.sweep_dirs, out, tuple(args.axes) if args.axes else None)))
-  print(f"wrote {out / cli.SWEEP_RECORD}, {out / 'phase.png'}, {out / 'loss.png'}")
+  runs = merge(args.sweep_dirs, out, tuple(args.axes) if args.axes else None)
+  print(report(runs))
+  ran = any(r["steps_to_95"] != "not run" for r in runs)  # merge draws only the runs that ran
+  print(f"wrote {out / cli.SWEEP_RECORD}" + (f", {out / 'phase.png'}, {out / 'loss.png'}" if ran else " (no run has run: no pictures)"))
 
 if __name__ == "__main__": main()

@@ -146,10 +146,8 @@ def train(model, opt, data:Data, run:RunConfig|list[RunConfig], resume:bool=Fals
     return rows if isinstance(run, list) else rows[0]
   except OSError as e:
     if not files.disk_full(e): raise
-    try: saved = min(checkpoint.read_record(out_dir)["step"] for out_dir in out_dirs)
-    except BadInput: saved = None
-    where = resume_dir(runs, isinstance(run, list))
-    raise DiskFull(f"the disk is full: writing {e.filename or 'to ' + str(out_dirs[0])} failed", where, saved) from None
+    raise DiskFull(f"the disk is full: writing {e.filename or 'to ' + str(out_dirs[0])} failed", resume_dir(runs, isinstance(run, list)),
+                   checkpoint.saved_step(out_dirs)) from None
 
 def resume_dir(runs:list[RunConfig], stacked:bool) -> Path:
   """What --resume takes to go on: the run's directory, or the sweep's, which holds its runs'."""
@@ -175,8 +173,8 @@ def train_locked(model, opt, data:Data, runs:list[RunConfig], stacked:bool, resu
   single = checkpoint.training_state(*run.build()) if stacked else None  # one run's state: what each run's checkpoint holds
   if resume:  # first: a bad checkpoint changes nothing
     records = checkpoint.load_runs(out_dirs, model, opt, single) if stacked else [checkpoint.load(where, model, opt, data.rng)]
-    first, elapsed = records[0]["step"], records[0]["elapsed"]
-    if first >= run.steps: raise BadInput("steps", f"{where} already ran {first} steps: give a larger --steps to go on")
+    first, elapsed = records[0]["step"], records[0]["elapsed"]  # first == run.steps: a finished run whose end (its model.safetensors,
+    if first > run.steps: raise BadInput("steps", f"{where} already ran {first} steps: give a larger --steps to go on")  # plots) is written again
   rows = [logged_rows(out_dir, first) if resume else [] for out_dir in out_dirs]  # later rows are logged again
   for r, out_dir in zip(runs, out_dirs):
     files.write_text(out_dir / "config.json", json.dumps({**r.to_dict(), "tinygrad": version("tinygrad"), "numpy": np.__version__,
@@ -216,7 +214,9 @@ def train_locked(model, opt, data:Data, runs:list[RunConfig], stacked:bool, resu
     if bad := [r for r, state in enumerate(run_states) if not checkpoint.finite(state)]:
       raise stopped(f"{which(bad[0])}the weights are not finite at step {step}")
     for out_dir, state in zip(out_dirs, run_states):
-      checkpoint.save(out_dir, state, step, round(time.perf_counter() - start, 3), data.rng)
+      checkpoint.save(out_dir, state, step, round(time.perf_counter() - start, 3), data.rng, keep_previous=stacked)
+    if stacked:  # every run has saved this step: the ones before may go
+      for out_dir in out_dirs: checkpoint.drop_stale(out_dir)
     saved = step
 
   try:
@@ -236,14 +236,17 @@ def train_locked(model, opt, data:Data, runs:list[RunConfig], stacked:bool, resu
         if stop: raise Interrupted(step, stop[0], where, saved)
     for out_dir, state in zip(out_dirs, states()):
       files.write_tensors(out_dir / "model.safetensors", {k.removeprefix("model."): a for k, a in state.items() if k.startswith("model.")})
-  except KeyboardInterrupt: raise Interrupted(step, signal.SIGINT, where, saved) from None  # a second Ctrl-C: at once
+  except KeyboardInterrupt as e: raise Interrupted(step, getattr(e, "signum", signal.SIGINT), where, saved) from None  # a second signal: at once
   finally:  # however the run ends, its log is closed and its plot drawn
-    for log, out_dir in zip(logs, out_dirs):
+    for log in logs:
       try: log.close()
       except OSError: pass  # a row a full disk cut short, already raised: read_metrics leaves out a last line without its newline
-      try: draw_run(out_dir)
-      except (ValueError, OSError) as e:
-        if not files.disk_full(e): print(f"warning: no plot written: {e}", file=sys.stderr)
+    try:
+      for out_dir in out_dirs:
+        try: draw_run(out_dir)
+        except (ValueError, OSError) as e:
+          if not files.disk_full(e): print(f"warning: no plot written: {e}", file=sys.stderr)
+    except KeyboardInterrupt as e: raise Interrupted(step, getattr(e, "signum", signal.SIGINT), where, saved, plotted=False) from None
   return rows
 
 def load_run(run_dir:str|Path) -> tuple[dict, Transformer, int|None]:
@@ -260,5 +263,5 @@ def load_run(run_dir:str|Path) -> tuple[dict, Transformer, int|None]:
     else: step, weights = None, safe_load(str(run_dir / "model.safetensors"))
     load_state_dict(model, weights, verbose=False)
   except (OSError, KeyError, TypeError, ValueError, RuntimeError, AssertionError) as e:
-    raise BadInput("run", f"cannot load the run in {run_dir}: {e}") from None
+    raise BadInput("run", f"cannot load the run in {run_dir}: {e.message if isinstance(e, BadInput) else e}") from None
   return config, model, step
