@@ -173,8 +173,11 @@ def train_locked(model, opt, data:Data, runs:list[RunConfig], stacked:bool, resu
   single = checkpoint.training_state(*run.build()) if stacked else None  # one run's state: what each run's checkpoint holds
   if resume:  # first: a bad checkpoint changes nothing
     records = checkpoint.load_runs(out_dirs, model, opt, single) if stacked else [checkpoint.load(where, model, opt, data.rng)]
-    first, elapsed = records[0]["step"], records[0]["elapsed"]  # first == run.steps: a finished run whose end (its model.safetensors,
-    if first > run.steps: raise BadInput("steps", f"{where} already ran {first} steps: give a larger --steps to go on")  # plots) is written again
+    first, elapsed = records[0]["step"], records[0]["elapsed"]
+    if first > run.steps: raise BadInput("steps", f"{where} already ran {first} steps: give a larger --steps to go on")
+    if first == run.steps:  # a finished run, whose end a full disk or a signal may have cut short
+      print(f"{where} already ran {first} steps: nothing to train; its model.safetensors and pictures are written again "
+            "(give a larger --steps to go on)", file=sys.stderr)
   rows = [logged_rows(out_dir, first) if resume else [] for out_dir in out_dirs]  # later rows are logged again
   for r, out_dir in zip(runs, out_dirs):
     files.write_text(out_dir / "config.json", json.dumps({**r.to_dict(), "tinygrad": version("tinygrad"), "numpy": np.__version__,
