@@ -1,6 +1,7 @@
 """The Python API a notebook uses: the README's lines, run as they are written there (smaller)."""
+from pathlib import Path
 import pytest
-from tinyarith import grokking, metrics, plot
+from tinyarith import cli, grokking, metrics, plot
 from tinyarith.errors import BadInput
 
 SMALL = dict(p=13, d_model=16, n_heads=2, d_mlp=32, lr=1e-2, steps=40, eval_every=20)
@@ -47,3 +48,12 @@ def test_a_one_run_slice_of_a_sweep_trains_on_any_device_and_paths_may_be_paths(
 def test_the_helpers_a_notebook_calls_refuse_nothing_to_show_and_take_one_run_as_a_run(grok_run):
   with pytest.raises(BadInput, match="no metrics rows"): metrics.summary([])
   assert len(plot.figure(str(grok_run)).axes[0].lines) == len(plot.figure([grok_run]).axes[0].lines) == 2
+
+def test_settings_become_the_flags_that_say_the_same():
+  parse = grokking.parser()
+  settings = dict(p=31, layernorm=True, seed=range(3), train_frac=(0.3, 0.5), lr=1e-3, out=Path("runs/x"), devices=["CPU:0", "CPU:1"],
+                  ckpt_every=None)
+  args = parse.parse_args(cli.argv_of(parse, settings))
+  assert (args.p, args.layernorm, args.seed, args.train_frac, args.lr, args.out, args.devices, args.ckpt_every) == \
+         (31, True, [0, 1, 2], [0.3, 0.5], 1e-3, "runs/x", ("CPU:0", "CPU:1"), None)
+  assert parse.parse_args(cli.argv_of(parse, dict(layernorm=False))).layernorm is False

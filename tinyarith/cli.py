@@ -158,8 +158,8 @@ def argv_of(parser:argparse.ArgumentParser, settings:dict) -> list[str]:
   if unknown := sorted(settings.keys() - actions.keys()): raise TypeError(f"unknown settings {unknown}: see {sorted(actions)}")
   argv = []
   for name, value in settings.items():
-    option = actions[name].option_strings[-1]
     if value is None: continue
+    option = next(o for o in actions[name].option_strings if o.startswith("--"))  # --out of -o/--out; --layernorm of its --no-
     if isinstance(actions[name], argparse.BooleanOptionalAction):
       if not isinstance(value, bool): raise BadInput(name, f"must be True or False, got {value!r}")
       argv.append(option if value else option.replace("--", "--no-", 1))
