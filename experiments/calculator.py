@@ -26,7 +26,8 @@ def ask(question:str, run_dir:str):
   if not (m := re.fullmatch(r"\s*(\d+)\s*(\S)\s*(\d+)\s*", question)): raise BadInput("ask", f"wants a question like '123*45', got {question[:40]!r}")
   if m[2] not in problems.ops: raise BadInput("ask", f"{m[2]!r} is not an operator this model learned: it knows {' '.join(problems.ops)}")
   if max(len(m[1].lstrip("0")), len(m[3].lstrip("0"))) > problems.longest:  # before int(): Python refuses to parse 4,300 digits or more
-    raise BadInput("ask", f"this model's context holds operands of up to {problems.longest} digits, got {question[:40]!r}{'...' if len(question) > 40 else ''}")
+    shown = f"{question[:40]!r}{'...' if len(question) > 40 else ''}"
+    raise BadInput("ask", f"this model's context holds operands of up to {problems.longest} digits, got {shown}")
   op, a, b = np.array([m[2]]), np.array([int(m[1])]), np.array([int(m[3])])
   if m[2] == "/" and b[0] == 0: raise BadInput("ask", f"{question.strip()!r} divides by zero")
   written, _, answer = problems.written(make_greedy_decoder(model), op, a, b)

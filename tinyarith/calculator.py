@@ -135,7 +135,8 @@ class CalculatorProblems:
 
   def draw_held_out(self, test_size:int) -> np.ndarray:
     most = min(self.size * (self.size - (op == "/")) for op in self.ops) // 2 * len(self.ops)  # half of the fewest problems of an operator, each
-    if not 0 < test_size <= most: raise BadInput("test_size", f"must be in 1..{most} (half of each operator's problems) at {self.digits} digits, got {test_size}")
+    if not 0 < test_size <= most:
+      raise BadInput("test_size", f"must be in 1..{most} (half of each operator's problems) at {self.digits} digits, got {test_size}")
     per_op = np.diff(np.linspace(0, test_size, len(self.ops) + 1).astype(int))
     return np.concatenate([self.draw(i, k, replace=False) for i, k in enumerate(per_op)])
 
@@ -281,7 +282,8 @@ def make_problems(data:dict, seed:int, pos:str) -> CalculatorProblems:
   """The problem set of a run's data settings (its config's "data"), for a model with positions pos."""
   if data["scratchpad"] and "*" not in data["ops"]: raise BadInput("scratchpad", f"writes a product's partial products: --ops {data['ops']} has no *")
   if data.get("format", "padded") == "padded":
-    if data.get("test_digits") not in (None, data["digits"]): raise BadInput("test_digits", "tests longer operands in the plain format only: add --format plain")
+    if data.get("test_digits") not in (None, data["digits"]):
+      raise BadInput("test_digits", "tests longer operands in the plain format only: add --format plain")
     return CalculatorProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data["scratchpad"], pos == "abacus")
   if data["scratchpad"]: raise BadInput("scratchpad", "is padded-format only: drop --format plain")
   return PlainProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data.get("test_digits"), pos == "abacus")

@@ -87,7 +87,8 @@ def add_train_args(parser:argparse.ArgumentParser, sweep:bool=False):
                  help="; ".join(f"{k}: {v}" for k, v in LOSS_DTYPES.items()) + " (the spikes of the blog post this project started from); "
                  "the logged losses are always the accurate ones")
   g.add_argument("--grokfast-alpha", type=float, default=0.98, help="Grokfast-EMA (Lee et al. 2024): the decay of the gradients' moving average")
-  g.add_argument("--grokfast-lamb", type=float, default=0.0, help="Grokfast-EMA: how much of the moving average is added to each gradient (0: off; the paper's 2)")
+  g.add_argument("--grokfast-lamb", type=float, default=0.0,
+                 help="Grokfast-EMA: how much of the moving average is added to each gradient (0: off; the paper's 2)")
   g.add_argument("--out", help="run directory (default: runs/<name from the flags>)")
   g.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint, with its flags"
                  + (" (or every run of the sweep in a sweep's directory)" if sweep else "") + "; "
@@ -237,7 +238,8 @@ def guarded(main:Callable[[], None]) -> Callable[[], None]:
     except DiskFull as e:
       print(file=sys.stderr)
       hint = "" if e.saved is None else f": free some space, then resume with: {resume_command(e.out_dir)}"
-      fail(f"{e}; {'no checkpoint was written' if e.saved is None else f'the last good checkpoint is step {e.saved}, and the metrics logged so far are kept'}{hint}", 1)
+      kept = "no checkpoint was written" if e.saved is None else f"the last good checkpoint is step {e.saved}, and the metrics logged so far are kept"
+      fail(f"{e}; {kept}{hint}", 1)
     except Diverged as e:
       print(file=sys.stderr)  # off the progress bar's line
       fail(str(e), 1)

@@ -37,7 +37,8 @@ def stack_rows(batches:list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray,
   pad = lambda t, value: np.pad(t, ((0, n - len(t)), (0, 0)), constant_values=value)
   return np.stack([pad(x, 0) for x, _ in batches]), np.stack([pad(y, IGNORE) for _, y in batches])
 
-def make_train_step(model, opt, span:slice=slice(None), runs:bool=False, loss:str="softmax", loss_dtype:str="float64") -> Callable[[Tensor, Tensor], Tensor]:
+def make_train_step(model, opt, span:slice=slice(None), runs:bool=False, loss:str="softmax",
+                    loss_dtype:str="float64") -> Callable[[Tensor, Tensor], Tensor]:
   """A JIT'd step on a batch x, y (B, T) whose kept targets all lie in the positions span (see loss.target_span), returning
   its loss (loss.cross_entropy's of that kind and dtype). With runs=True the model is a stack of runs (model.stack), x, y
   are (R, B, T) and the loss is each run's, (R,). An opt.grokfast filters the gradients first (tinyarith.grokfast)."""
