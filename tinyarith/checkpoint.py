@@ -86,7 +86,7 @@ def saved_step(run_dirs:list[Path]) -> int|None:
 def read_record(run_dir:Path, step:int|None=None) -> dict:
   """The checkpoint record of run_dir (of `step`: its record's, or the previous one it keeps), its fields checked, its tensors
   file checked against the size and checksum it names."""
-  path, record = Path(run_dir) / RECORD, record_of(run_dir)
+  record = record_of(run_dir)
   if step is not None and record["step"] != step:
     if not isinstance(previous := record.get("previous"), dict) or previous.get("step") != step or check_fields(previous):
       raise CheckpointError(f"{run_dir} keeps no checkpoint of step {step} (its checkpoint is step {record['step']})")
