@@ -3,6 +3,7 @@ place), tensors written without a memory map, and one writer at a time."""
 import errno, fcntl, json, os, struct, sys
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 import numpy as np
 from tinygrad import Tensor
 from tinygrad.dtype import _from_np_dtype
@@ -54,6 +55,15 @@ def write_tensors(path:Path, tensors:dict[str, Tensor|np.ndarray]) -> bytes:
   return data
 
 def disk_full(e:BaseException) -> bool: return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
+
+@contextmanager
+def full_disk_is_diskfull(out_dir:Path, saved:Callable[[], int|None]):
+  """A full disk while the block writes is DiskFull naming what failed, the directory to resume (out_dir) and the step of
+  its last good checkpoint (saved(), read only then)."""
+  try: yield
+  except OSError as e:
+    if not disk_full(e): raise
+    raise DiskFull(f"the disk is full: writing {e.filename or 'to ' + str(out_dir)} failed", Path(out_dir), saved()) from None
 
 def make_dir(path:Path, field:str):
   """path (and its parents) created if missing, and writable; else BadInput naming `field`, the flag that chose it (a

@@ -7,7 +7,6 @@ steps to 95% and 99% test accuracy), phase.png (two swept flags' grid, each cell
   python -m tinyarith.sweep SWEEP_DIR... [-o OUT] [--axes FLAG FLAG]   # merge the slices (--shard I/N) of a sweep
 """
 import argparse, itertools, json, math, signal, sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 import numpy as np
@@ -15,7 +14,7 @@ from tinygrad import Device, Tensor
 from tinygrad.nn.state import get_parameters
 from tinyarith import checkpoint, cli, files
 from tinyarith.config import RunConfig, check_memory, optimizer
-from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted
+from tinyarith.errors import BadInput, Diverged, Interrupted
 from tinyarith.loss import target_span
 from tinyarith.metrics import first_step, read_metrics
 from tinyarith.model import Transformer, place, stack
@@ -81,7 +80,8 @@ def run(args:argparse.Namespace, name:str, config_of:Callable[[argparse.Namespac
   splits = [split_of(r) for r in runs]
   record = out / cli.SWEEP_RECORD  # a resume killed outright (no summary merged at its end) keeps the one it began with
   before = json.loads(record.read_text()).get("runs", []) if resume and record.exists() else []
-  with writing(out, [Path(r.out) for r in runs] if resume else []): write_summary(out, flags, before)
+  with files.full_disk_is_diskfull(out, lambda: checkpoint.saved_step([Path(r.out) for r in runs]) if resume else None):
+    write_summary(out, flags, before)
   on = lambda a: place(a, devices or Device.DEFAULT)
   (x_train, y_train), (x_test, y_test) = (stack_rows([(s[i], s[i + 1]) for s in splits]) for i in (0, 2))
   train_set, test_set = (on(x_train), on(y_train)), (on(x_test), on(y_test))
@@ -174,7 +174,7 @@ def merge(sweep_dirs:list[Path], out:Path, axes:tuple[str, str]|None=None, quiet
   if missing := [r["run"] for r in runs if r["steps_to_95"] == "not run"]:
     if not quiet: print(f"warning: {len(missing)} of the sweep's {len(runs)} runs are in none of {', '.join(map(str, sweep_dirs))}: "
                         f"{', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}", file=sys.stderr)
-  with writing(Path(out), list(found.values())):
+  with files.full_disk_is_diskfull(Path(out), lambda: checkpoint.saved_step(list(found.values())) if found else None):
     write_summary(Path(out), flags, runs)
     if found:
       plot_runs(list(found.values()), Path(out) / "loss.png")
@@ -183,15 +183,6 @@ def merge(sweep_dirs:list[Path], out:Path, axes:tuple[str, str]|None=None, quiet
 
 def write_summary(out:Path, flags:dict, runs:list[dict]):
   files.write_text(out / cli.SWEEP_RECORD, json.dumps({"flags": flags, "runs": runs}, indent=1) + "\n")
-
-@contextmanager
-def writing(out:Path, run_dirs:list[Path]):
-  """A full disk while the block writes the sweep's own files is DiskFull naming the step its runs have all saved."""
-  try: yield
-  except OSError as e:
-    if not files.disk_full(e): raise
-    saved = checkpoint.saved_step(run_dirs) if run_dirs else None
-    raise DiskFull(f"the disk is full: writing {e.filename or 'to ' + str(out)} failed", out, saved) from None
 
 def report(runs:list[dict]) -> str:
   """How many runs reached 95% and 99% test accuracy, and the median steps of those that did."""

@@ -14,7 +14,7 @@ from tinyarith.loss import IGNORE, cross_entropy, correct, kept_axes
 from tinyarith.model import Config, Transformer, place
 from tinyarith import checkpoint, files
 from tinyarith.config import RunConfig
-from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted
+from tinyarith.errors import BadInput, Diverged, Interrupted
 from tinyarith.metrics import MetricsLog, read_metrics
 from tinyarith.plot import draw_run
 
@@ -138,17 +138,12 @@ def train(model, opt, data:Data, run:RunConfig|list[RunConfig], resume:bool=Fals
   goes on with that run alone); returns each run's rows."""
   runs = run if isinstance(run, list) else [run]
   out_dirs = [Path(r.out) for r in runs]
-  try:
-    with ExitStack() as locks:
-      for out_dir in out_dirs:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        locks.enter_context(files.locked(out_dir, "resume" if resume else "out"))
-      rows = train_locked(model, opt, data, runs, isinstance(run, list), resume)
-    return rows if isinstance(run, list) else rows[0]
-  except OSError as e:
-    if not files.disk_full(e): raise
-    raise DiskFull(f"the disk is full: writing {e.filename or 'to ' + str(out_dirs[0])} failed", resume_dir(runs, isinstance(run, list)),
-                   checkpoint.saved_step(out_dirs)) from None
+  with files.full_disk_is_diskfull(resume_dir(runs, isinstance(run, list)), lambda: checkpoint.saved_step(out_dirs)), ExitStack() as locks:
+    for out_dir in out_dirs:
+      out_dir.mkdir(parents=True, exist_ok=True)
+      locks.enter_context(files.locked(out_dir, "resume" if resume else "out"))
+    rows = train_locked(model, opt, data, runs, isinstance(run, list), resume)
+  return rows if isinstance(run, list) else rows[0]
 
 def resume_dir(runs:list[RunConfig], stacked:bool) -> Path:
   """What --resume takes to go on: the run's directory, or the sweep's, which holds its runs'."""
