@@ -2,6 +2,8 @@ import os
 # POCL prints "1 warning generated." for each kernel with tinygrad's `if ((lidx0==0))` (clang's -Wparentheses-equality),
 # in the middle of the progress bar; -w, a standard OpenCL build option, silences warnings only. Read when OpenCL starts.
 os.environ.setdefault("POCL_EXTRA_BUILD_FLAGS", "-w")
+from tinyarith import machine  # noqa: E402
+machine.use_machine_cache()  # before tinygrad reads CACHEDB
 
 def settings_error(e:ValueError) -> str|None:
   """The one line for a tinygrad setting in the environment that is not a number (BEAM=abc), which tinygrad's import reads
