@@ -9,7 +9,7 @@ import numpy as np
 from tinygrad import Tensor, TinyJit, Context, Device
 from tinygrad.helpers import round_up, tqdm
 from tinygrad.engine import worker
-from tinygrad.nn.state import safe_load, load_state_dict
+from tinygrad.nn.state import get_state_dict, safe_load, load_state_dict
 from tinyarith.loss import IGNORE, cross_entropy, correct, kept_axes
 from tinyarith.model import Config, Transformer, place
 from tinyarith import checkpoint, files
@@ -17,6 +17,7 @@ from tinyarith.config import RunConfig
 from tinyarith.errors import BadInput, Diverged, Interrupted
 from tinyarith.metrics import MetricsLog, read_metrics
 from tinyarith.plot import draw_run
+from tinyarith.stepcache import KeptJit, constants
 
 Batch = tuple[Tensor, Tensor]  # tokens (B, T), targets (B, T)
 
@@ -51,7 +52,9 @@ def make_train_step(model, opt, span:slice=slice(None), runs:bool=False, loss:st
     (value.sum() if runs else value).backward()  # the runs' weights are apart, so each gets its own loss's gradient
     state = opt.grokfast.filter(opt.params) if hasattr(opt, "grokfast") else []
     return value.realize(*state, *opt.schedule_step())
-  return train_step
+  key = {**constants(model, model.cfg, opt, *([opt.grokfast] if hasattr(opt, "grokfast") else [])), "span": str(span), "runs": runs, "loss": loss,
+         "loss_dtype": loss_dtype}
+  return KeptJit(train_step, "train", key, lambda: checkpoint.training_state(model, opt))
 
 EVAL_POSITIONS = 6144  # rows × positions evaluated at once (512 addition problems): each JIT holds the activations of one
                        # chunk, which sets a run's peak memory; a chunk more costs ~4 ms of launches and reads per evaluation
@@ -80,13 +83,15 @@ def make_evaluator(model, span:slice=slice(None), runs:bool=False, loss:str="sof
     value, hits = cross_entropy(logits, y, runs, loss) * kept, correct(logits, y, runs)  # counts, not fractions × kept: exact
     Tensor.realize(value, hits, kept)  # together: realizing them one by one, or stacking them first, ran the forward pass for each
     return Tensor.stack(value, hits.cast(value.dtype), kept.cast(value.dtype), dim=-1).realize()  # (3,) or (R, 3): one read per chunk
-  steps: dict[tuple, TinyJit] = {}
+  steps: dict[tuple, KeptJit] = {}
+  key = {**constants(model, model.cfg), "span": str(span), "runs": runs, "loss": loss}
   def evaluate(parts:list[Batch]) -> tuple:
     total = 0
     for x, y in parts:
-      if x.shape not in steps: steps[x.shape] = TinyJit(sums)
+      if x.shape not in steps: steps[x.shape] = KeptJit(TinyJit(sums), "eval", key, lambda: get_state_dict(model))
       total = total + steps[x.shape](x, y).numpy()
     return total[..., 0] / np.maximum(total[..., 2], 1), total[..., 1] / np.maximum(total[..., 2], 1)
+  evaluate.steps = steps  # the captured step of each chunk shape
   return evaluate
 
 def drop_compile_workers():
