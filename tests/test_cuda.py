@@ -31,19 +31,22 @@ for pos in ("rope", "learned", "abacus"):  # the GPTs of addition and the calcul
   gpt = Config(vocab=16, ctx_len=tokens.shape[1], n_layers=2, d_model=32, n_heads=2, d_mlp=64, layernorm=True, pos=pos)
   steps(m := Transformer(gpt), adamw(m), [(tokens, next_token_targets(tokens))] * 2, slice(5, None))
   make_greedy_decoder(m)(tokens, 6)
-print("compiled", len(realize.runtime_cache), "programs")
+from tinyarith.loss import has_float64
+print("compiled", len(realize.runtime_cache), "programs; float64 loss", has_float64())
 """
 
 def nvidia(name:str) -> Path|None:
   spec = importlib.util.find_spec("nvidia")
   return next((Path(p) / name for p in (spec.submodule_search_locations if spec else []) if (Path(p) / name).is_dir()), None)
 
-# CUDA C through NVRTC. tinygrad 0.14's PTX renderer cannot: ptxas refuses its float64 log2 and reciprocal (the float64 loss)
-def test_every_kernel_of_the_experiments_steps_compiles_for_cuda():
-  if None in (nvrtc := nvidia("cuda_nvrtc"), runtime := nvidia("cuda_runtime")):
-    pytest.skip("pip install nvidia-cuda-nvrtc-cu12 nvidia-cuda-runtime-cu12 to compile for CUDA here")
-  env = {**os.environ, "DEV": "NULL:CUDA:sm_90", "NVRTC_PATH": str(nvrtc / "lib" / "libnvrtc.so.12"), "CUDA_PATH": str(runtime),
-         "NULL_ALLOW_COPYOUT": "1"}  # reads return garbage: the steps run their Python, no numbers are checked
+# CUDA C through NVRTC, and PTX. On PTX the loss takes the path of a device without float64 (Metal's): ptxas refuses the
+# float64 log2 and reciprocal tinygrad 0.14's PTX renderer writes (loss.has_float64)
+@pytest.mark.parametrize("renderer, float64", [("CUDA", "True"), ("PTX", "False")])
+def test_every_kernel_of_the_experiments_steps_compiles_for_cuda(renderer, float64):
+  if None in (nvrtc := nvidia("cuda_nvrtc"), runtime := nvidia("cuda_runtime"), jitlink := nvidia("nvjitlink")):
+    pytest.skip("pip install nvidia-cuda-nvrtc-cu12 nvidia-cuda-runtime-cu12 nvidia-nvjitlink-cu12 to compile for CUDA here")
+  env = {**os.environ, "DEV": f"NULL:{renderer}:sm_90", "NVRTC_PATH": str(nvrtc / "lib" / "libnvrtc.so.12"), "CUDA_PATH": str(runtime),
+         "NVJITLINK_PATH": str(jitlink / "lib" / "libnvJitLink.so.12"), "NULL_ALLOW_COPYOUT": "1"}  # reads return garbage: the steps run their Python, no numbers are checked
   result = subprocess.run([sys.executable, "-c", STEPS], capture_output=True, text=True, timeout=900, env=env)
   assert result.returncode == 0, result.stderr[-3000:]
-  assert int(result.stdout.split("compiled ")[1].split()[0]) > 300, result.stdout
+  assert int(result.stdout.split("compiled ")[1].split()[0]) > 300 and result.stdout.split()[-1] == float64, result.stdout

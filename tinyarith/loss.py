@@ -6,7 +6,10 @@ from tinyarith.errors import BadInput
 IGNORE = -1  # target of a position that does not count
 
 def has_float64(device:str|None=None) -> bool:
-  return dtypes.float64 in Device[device or Device.DEFAULT].renderer.supported_dtypes()
+  """Whether the device's kernels can compute the loss in float64. tinygrad 0.14's PTX renderer lists float64, but ptxas
+  refuses the float64 log2 and reciprocal it writes (tests/test_cuda.py); Metal has no float64."""
+  renderer = Device[device or Device.DEFAULT].renderer
+  return dtypes.float64 in renderer.supported_dtypes() and type(renderer).__name__ != "PTXRenderer"
 
 def log1p(s:Tensor) -> Tensor:
   """log(1 + s) for s >= 0 without losing small s to rounding (tinygrad has no log1p): a series below the switch, whose
