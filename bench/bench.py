@@ -6,8 +6,9 @@
 
 Each rate is the median of --windows timed windows (about --window-s seconds each) after warm-up, with the device
 synchronised before every clock read. The first-step rows run a fresh process and time it from launch to the end of
-its first train step: with empty kernel caches (tinygrad's CACHEDB and POCL's POCL_CACHE_DIR in a new folder), and with
-them warm. The peak-rss rows run each experiment's defaults for 300 steps and report its maximum resident set. The sweep
+its first train step: with empty caches (tinygrad's CACHEDB, with tinyarith's programs and kept steps beside it, and POCL's
+POCL_CACHE_DIR in a new folder), and with them warm. The peak-rss rows run each experiment's defaults for 300 steps from
+empty caches and report its maximum resident set. The sweep
 rows time grokking's train step for one run and for R seeds stacked into one model, in run-steps per second."""
 import argparse, math, os, platform, statistics, subprocess, sys, tempfile, time
 from dataclasses import dataclass
@@ -59,7 +60,8 @@ def tinyarith_steps(w:Workload):
   evaluate, parts = make_evaluator(model, span), chunks(*(Tensor(a) for a in w.eval_set)) if w.eval_set else None
   return train, (lambda: evaluate(parts)), Device[Device.DEFAULT].synchronize
 
-def torch_steps(w:Workload):
+def torch_steps(w:Workload, span:bool=False):
+  """PyTorch eager on the same model; span=True: its logits only at the positions that reach the loss, as tinyarith's."""
   import torch
   from bench.torch_model import Transformer, loss_and_accuracy
   device = "cuda" if os.environ.get("DEV", "").startswith("CUDA") and torch.cuda.is_available() else "cpu"
@@ -68,17 +70,18 @@ def torch_steps(w:Workload):
   opt = torch.optim.AdamW(model.parameters(), lr=w.opt["lr"], betas=(w.opt["beta1"], w.opt["beta2"]), weight_decay=w.opt["weight_decay"])
   as_torch = lambda arrays: [torch.from_numpy(a).long().to(device) for a in arrays]
   fixed = as_torch(w.next_batch()) if w.fixed_batch else None
+  out = target_span(w.eval_set[1] if w.eval_set else w.next_batch()[1]) if span else slice(None)
   def train():
     x, y = fixed or as_torch(w.next_batch())
     opt.zero_grad(set_to_none=True)
-    loss_and_accuracy(model(x), y)[0].backward()
+    loss_and_accuracy(model(x, out), y[:, out])[0].backward()
     opt.step()
   evals = as_torch(w.eval_set) if w.eval_set else None
   @torch.no_grad()
-  def evaluate(): loss_and_accuracy(model(evals[0]), evals[1])
+  def evaluate(): loss_and_accuracy(model(evals[0], out), evals[1][:, out])
   return train, evaluate, (torch.cuda.synchronize if device == "cuda" else (lambda: None))
 
-FRAMEWORKS = {"tinyarith": tinyarith_steps, "torch": torch_steps}
+FRAMEWORKS = {"tinyarith": tinyarith_steps, "torch": torch_steps, "torch-span": lambda w: torch_steps(w, span=True)}
 
 def rate(step:Callable[[], None], sync:Callable[[], None], windows:int, window_s:float, warmup:int=3) -> float:
   """steps/s: median over timed windows, after warm-up steps (tinygrad's JIT runs, captures, then replays)"""
@@ -117,10 +120,11 @@ MEASURE_RSS = "import os, subprocess, sys; child = subprocess.Popen(sys.argv[1:]
 
 def peak_rss(experiment:str, steps:int=300) -> float:
   """GiB: the most memory a default run of experiments/<experiment>.py holds through its first `steps` steps and their
-  evaluations (its maximum resident set, as /usr/bin/time -v reports it)."""
+  evaluations (its maximum resident set, as /usr/bin/time -v reports it), on its first start: empty kernel caches."""
   with tempfile.TemporaryDirectory() as out:
+    empty = {"CACHEDB": str(Path(out) / "cache.db"), "POCL_CACHE_DIR": str(Path(out) / "pocl")}
     proc = subprocess.run([sys.executable, "-c", MEASURE_RSS, sys.executable, str(ROOT / "experiments" / f"{experiment}.py"),
-                           "--steps", str(steps), "--out", out], capture_output=True, text=True)
+                           "--steps", str(steps), "--out", str(Path(out) / "run")], capture_output=True, text=True, env={**os.environ, **empty})
     if proc.returncode: sys.exit(f"{experiment} failed:\n{proc.stderr[-2000:]}")
   return int(proc.stdout) * (1 if sys.platform == "darwin" else 1024) / 2**30  # bytes on macOS, KiB on Linux
 
@@ -159,7 +163,7 @@ def main():
   if args.first_step_child: return first_step_child(*args.first_step_child)
 
   from tinygrad import Device
-  frameworks = ["tinyarith"] + ([] if args.no_torch else ["torch"])
+  frameworks = ["tinyarith"] + ([] if args.no_torch else ["torch", "torch-span"])
   torch_version = "-" if args.no_torch else version("torch")
   print(f"device {Device.DEFAULT}, tinygrad {version('tinygrad')}, torch {torch_version}, {os.cpu_count()} cpus, "
         f"{platform.processor() or platform.machine()}")
@@ -172,20 +176,20 @@ def main():
         value = rate(train if kind == "train" else evaluate, sync, args.windows, args.window_s)
         row = next((r for r in results if r[0] == f"{workload} {kind}"), None) or results.append((f"{workload} {kind}", "steps/s", {})) or results[-1]
         row[2][framework] = value
-        print(f"  {framework:9s} {workload} {kind}: {value:.3f} steps/s", flush=True)
+        print(f"  {framework:10s} {workload} {kind}: {value:.3f} steps/s", flush=True)
   if "first-step" in args.rows:
     for workload in WORKLOADS:
       with tempfile.TemporaryDirectory() as tmp:
         kernels = {"CACHEDB": str(Path(tmp) / "cache.db"), "POCL_CACHE_DIR": str(Path(tmp) / "pocl")}  # POCL keeps its own
-        for label in ("empty kernel caches", "warm kernel caches"):
+        for label in ("empty caches", "warm caches"):  # warm: the kernels and the captured step from the start before
           values = {"tinyarith": first_step("tinyarith", workload, kernels)}
-          if "torch" in frameworks: values["torch"] = first_step("torch", workload, {})
+          if "torch" in frameworks: values["torch"] = first_step("torch", workload, {})  # PyTorch keeps no cache: any start
           results.append((f"{workload} first step, {label}", "s", values))
           print(f"  {workload} first step, {label}: " + ", ".join(f"{k} {v:.1f} s" for k, v in values.items()), flush=True)
 
   if "peak-rss" in args.rows:
     for experiment in ("grokking", "addition"):
-      results.append((f"{experiment}: peak memory, first 300 steps", "GiB", {"tinyarith": peak_rss(experiment)}))
+      results.append((f"{experiment}: peak memory, first start, 300 steps", "GiB", {"tinyarith": peak_rss(experiment)}))
       print(f"  {experiment} peak memory: {results[-1][2]['tinyarith']:.2f} GiB", flush=True)
 
   if "sweep" in args.rows:
@@ -199,13 +203,15 @@ def main():
     print("separate runs go one after another, each at one run's rate; a sweep trains its runs (seeds 0..) as one stacked model")
     if not results: return
 
-  print(f"\n| {'':44s} | {'tinyarith':>10s} | {'PyTorch':>10s} | tinyarith/PyTorch |\n|{'-'*46}|{'-'*12}|{'-'*12}|{'-'*19}|")
+  print(f"\n| {'':44s} | {'tinyarith':>10s} | {'PyTorch':>10s} | tinyarith/PyTorch | PyTorch, loss positions | tinyarith/that |")
+  print(f"|{'-'*46}|{'-'*12}|{'-'*12}|{'-'*19}|{'-'*25}|{'-'*16}|")
   for name, unit, v in results:
-    tiny, ref = v.get("tinyarith"), v.get("torch")
-    ratio = "" if ref is None else f"{(tiny / ref if unit == 'steps/s' else ref / tiny):.2f}x"
+    tiny = v.get("tinyarith")
+    ratio = lambda ref: "" if ref is None else f"{(tiny / ref if unit == 'steps/s' else ref / tiny):.2f}x"
     fmt = lambda x: "-" if x is None else (f"{x:.3g}" if unit == "steps/s" else f"{x:.2f} GiB" if unit == "GiB" else f"{x:.1f} s")
-    print(f"| {name + (' (steps/s)' if unit == 'steps/s' else ''):44s} | {fmt(tiny):>10s} | {fmt(ref):>10s} | {ratio:>17s} |")
-  print("ratio: tinyarith's speed over PyTorch's (above 1: tinyarith is faster); "
-        "PyTorch has no kernel cache, its first-step rows are separate launches")
+    print(f"| {name + (' (steps/s)' if unit == 'steps/s' else ''):44s} | {fmt(tiny):>10s} | {fmt(v.get('torch')):>10s} | "
+          f"{ratio(v.get('torch')):>17s} | {fmt(v.get('torch-span')) if 'torch-span' in v else '':>23s} | {ratio(v.get('torch-span')):>14s} |")
+  print("ratio: tinyarith's speed over PyTorch's (above 1: tinyarith is faster); PyTorch, loss positions: the twin computing its\n"
+        "last block and logits only where a target is, as tinyarith does; PyTorch has no kernel cache, its first-step rows are separate launches")
 
 if __name__ == "__main__": main()

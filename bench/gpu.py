@@ -54,9 +54,12 @@ def main(out:Path):
       rows.append(("device tests", f"{' '.join(f'{n} {k}' for n, k in counts) or stopped} in {seconds:.0f} s"))
     elif name == "bench":
       for line in text.splitlines():
-        if (m := re.match(r"\|\s*(grok|addition)\s+(train|eval) \(steps/s\)\s*\|\s*([\d.]+)\s*\|\s*([\d.-]+)\s*\|\s*([\d.x]*)", line)):
-          figures[name][f"{m[1]} {m[2]}"] = {"tinyarith": float(m[3]), "torch": None if m[4] == "-" else float(m[4])}
-          rows.append((f"{m[1]} {m[2]} steps/s", f"tinyarith {m[3]}, PyTorch {m[4]}" + (f" ({m[5]})" if m[5] else "")))
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        if len(cells) == 6 and (m := re.match(r"(grok|addition) (train|eval) \(steps/s\)", cells[0])):
+          value = lambda c: None if c in ("", "-") else float(c)
+          figures[name][f"{m[1]} {m[2]}"] = {"tinyarith": value(cells[1]), "torch": value(cells[2]), "torch-span": value(cells[4])}
+          rows.append((f"{m[1]} {m[2]} steps/s", f"tinyarith {cells[1]}, PyTorch {cells[2]} ({cells[3] or '-'}), "
+                       f"PyTorch at the loss positions {cells[4] or '-'} ({cells[5] or '-'})"))
       if len(figures[name]) == 2: rows.append(("bench", stopped))
     elif name == "grokking":
       figures[name].update(got := reached(out / name) if (out / name / "metrics.jsonl").exists() else {})
