@@ -48,3 +48,12 @@ def test_unpickling_gives_every_buffer_a_new_number_not_a_live_buffers():
   assert pickle.loads(kept) is live  # what plain pickle does: the kept buffer is the live one with its number
   fresh = Unpickler(io.BytesIO(kept)).load()
   assert fresh is not live and fresh.arg.slot != live.arg.slot and fresh.realized.as_memoryview().cast("f").tolist() == [1.0, 2.0]
+
+def test_the_least_recently_used_steps_go_first_when_the_cache_is_full(tmp_path):
+  import os
+  from tinyarith.stepcache import trim
+  for i, name in enumerate(["old", "mid", "new"]):
+    (tmp_path / f"{name}.pkl").write_bytes(b"x" * 100)
+    os.utime(tmp_path / f"{name}.pkl", (i, i))
+  trim(tmp_path, most=250)
+  assert sorted(p.stem for p in tmp_path.glob("*.pkl")) == ["mid", "new"]

@@ -9,7 +9,8 @@ its checkpoint on --resume) are used, and every other reader of them sees the up
 A file is named after everything the step bakes in: what the caller says (model config, optimizer constants, span, loss),
 the shapes and dtypes of its arguments and its state, the device, this machine (tinyarith.machine: the binaries are
 compiled for its CPU), whether tuned kernels are on (tinyarith.tune), the tinygrad and Python versions and tinyarith's own source. The files sit beside the cache
-database (CACHEDB) in a folder named after it. TINYARITH_STEPS=0 turns the cache off.
+database (CACHEDB) in a folder named after it, at most 2 GiB of them, the least recently used deleted first.
+TINYARITH_STEPS=0 turns the cache off.
 
 Unpickling makes every buffer a fresh one: tinygrad names a buffer by a counter, and a pickled buffer that took the number
 of a live one would otherwise be that live buffer, or the one the counter hands out next."""
@@ -24,6 +25,7 @@ from tinygrad.uop.ops import UOp, Ops
 from tinyarith import programs
 from tinyarith.machine import machine_key
 
+MOST_BYTES = 2 * 2**30  # the kept steps' size on disk at most (a default addition run's steps take ~0.2 GB)
 SOURCE = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py")))).hexdigest()
 
 def folder() -> Path|None:
@@ -34,6 +36,13 @@ def forget() -> int:
   steps = list(where.glob("*.pkl")) if (where := folder()) is not None and where.is_dir() else []
   for path in steps: path.unlink(missing_ok=True)
   return len(steps)
+
+def trim(where:Path, most:int=MOST_BYTES):
+  """Delete the least recently used steps until those left take at most `most` bytes."""
+  steps = sorted(where.glob("*.pkl"), key=lambda p: p.stat().st_mtime, reverse=True)
+  sizes = [p.stat().st_size for p in steps]
+  for i, path in enumerate(steps):
+    if sum(sizes[:i + 1]) > most: path.unlink(missing_ok=True)
 
 def fresh_uop(op, dtype, src, arg, *rest):
   """UOp, as unpickling calls it, with each buffer given a new number."""
@@ -73,6 +82,7 @@ class KeptJit:
     if saved.keys() != state.keys(): return path
     jit.captured._linear = jit.captured._linear.substitute({saved[k].uop.base: t.realize().uop.base for k, t in state.items()})
     self.jit, self.restored = jit, True
+    os.utime(path)  # recently used: trim() keeps it
     return path
 
   def save(self):
@@ -82,6 +92,7 @@ class KeptJit:
       tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
       with tmp.open("wb") as f: pickle.dump((self.state(), self.jit), f, protocol=pickle.HIGHEST_PROTOCOL)
       tmp.replace(self.path)  # whole or absent: another process never reads half a file
+      trim(self.path.parent)
     except OSError as e: print(f"warning: cannot keep the captured step in {self.path.parent}: {e}", file=sys.stderr)
 
 def constants(*objects) -> dict:
