@@ -45,3 +45,30 @@ def test_a_tuned_kernel_is_served_to_later_processes_unless_turned_off(tmp_path)
 def test_the_tuner_refuses_what_it_cannot_do_in_one_line(flags, says):
   result = subprocess.run([sys.executable, "-m", "tinyarith.tune", *flags], capture_output=True, text=True)
   assert result.returncode == 2 and says in result.stderr.splitlines()[-1]
+
+def test_the_budget_stops_a_search_that_runs_past_it_and_the_tuner_reports_what_it_did(tmp_path):
+  (script := tmp_path / "train.py").write_text(TRAIN)  # takes and ignores the flags the tuner adds
+  env = {**os.environ, "CACHEDB": str(tmp_path / "cache.db")}
+  result = subprocess.run([sys.executable, "-m", "tinyarith.tune", "--budget-s", "1", str(script)], env=env, capture_output=True,
+                          text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-2000:]
+  searched = result.stdout.split("searched ")[1].split()
+  assert int(searched[0]) <= 1 and searched[1:3] == ["of", searched[2]] and int(searched[2]) > 10
+
+def test_a_search_still_running_when_the_budget_ends_is_dropped_and_no_later_one_starts(monkeypatch):
+  import time
+  from types import SimpleNamespace
+  from tinyarith import tune
+  program = SimpleNamespace(src=[SimpleNamespace(arg=SimpleNamespace(function_name="k"))])
+  monkeypatch.setattr(tune.programs, "install", lambda: {"key": program})
+  monkeypatch.setattr(tune, "seconds", lambda *args: 1.0)
+  searches, waits = [], []
+  def slow_search(ast, renderer):  # as a search on POCL: minutes
+    searches.append(1)
+    for _ in range(600): waits.append(time.sleep(0.05))
+    return program
+  monkeypatch.setattr(tune, "do_to_program", slow_search)
+  ast = SimpleNamespace(arg=SimpleNamespace(), replace=lambda arg: ast)
+  monkeypatch.setattr(tune, "replace", lambda arg, beam: arg)
+  assert tune.tune({f"k{i}": ("key", ast, None, 1.0) for i in range(3)}, beam=2, budget_s=0.5) == []
+  assert searches == [1] and len(waits) < 600  # the first search was cut short, and no other began

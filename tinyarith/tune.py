@@ -10,7 +10,8 @@ the train step's before the others (they run every step; an evaluation's every -
 only if it runs faster than the one tinygrad's heuristics made, timed at its full size, and is kept in the program table
 of tinyarith.programs under the same key: any later process that compiles that kernel gets the searched one, with no
 search. TINYARITH_TUNED=0 turns them off. The steps tinyarith.stepcache keeps are deleted: they hold the kernels before. The cache database is this machine's (tinyarith.machine)."""
-import argparse, os, runpy, sys, tempfile, time
+import _thread, argparse, os, runpy, sys, tempfile, threading, time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from tinygrad import Device
@@ -59,28 +60,47 @@ def seconds(program, ast, renderer) -> float:
   """The fastest of three runs of a compiled kernel at its full size, on scratch buffers."""
   return min(_time_program(program, {}, args_from_ast(ast, renderer.target.device)[0], allow_test_size=False))
 
+@contextmanager
+def deadline(seconds:float):
+  """Yields a dict whose "over" turns True after `seconds`; if a search is running then (its "searching" is True), it is
+  interrupted (a KeyboardInterrupt in the main thread, which tinygrad's search cleans up after)."""
+  state = {"over": False, "searching": False}
+  def expire():
+    state["over"] = True
+    if state["searching"]: _thread.interrupt_main()
+  (timer := threading.Timer(seconds, expire)).start()
+  try: yield state
+  finally: timer.cancel()
+
 def tune(kernels:dict[str, tuple], beam:int, budget_s:float) -> list[tuple]:
-  """Search the kernels by weighted time, slowest first, until budget_s is spent. Returns (name, weight, before, after) for
-  each searched kernel, times in seconds (after == before: the search found nothing faster, and nothing was kept)."""
-  cache = programs.install()
-  timed = sorted(((seconds(cache[key], ast, ren), dk, key, ast, ren, weight) for dk, (key, ast, ren, weight) in kernels.items()),
-                 key=lambda t: -t[0] * t[-1])
-  results, start = [], time.perf_counter()
-  for before, dk, key, ast, ren, weight in (bar := tqdm(timed, desc="tuning")):
-    if time.perf_counter() - start > budget_s: break
-    name = cache[key].src[0].arg.function_name
-    bar.set_description(f"searching {name} ({before * 1e3:.2f} ms{'' if weight == 1 else ', eval'})")
-    bar.update(0)  # draw it now: a search takes minutes
-    with Context(DEBUG=0): searched = do_to_program(ast.replace(arg=replace(ast.arg, beam=beam)), ren)
-    after = seconds(searched, ast, ren)
-    if after < before: programs.keep_tuned(dk, searched)
-    results.append((name, weight, before, min(before, after)))
+  """Search the kernels by weighted time, slowest first, for budget_s seconds in all (a search still running then is
+  dropped). Returns (name, weight, before, after) for each searched kernel, times in seconds (after == before: the search
+  found nothing faster, and nothing was kept)."""
+  cache, results = programs.install(), []
+  with deadline(budget_s) as budget:
+    timed = sorted(((seconds(cache[key], ast, ren), dk, key, ast, ren, weight) for dk, (key, ast, ren, weight) in kernels.items()),
+                   key=lambda t: -t[0] * t[-1])
+    for before, dk, key, ast, ren, weight in (bar := tqdm(timed, desc="tuning")):
+      name = cache[key].src[0].arg.function_name
+      bar.set_description(f"searching {name} ({before * 1e3:.2f} ms{'' if weight == 1 else ', eval'})")
+      bar.update(0)  # draw it now: a search takes minutes
+      try:
+        budget["searching"] = not budget["over"]
+        if not budget["searching"]: break
+        with Context(DEBUG=0): searched = do_to_program(ast.replace(arg=replace(ast.arg, beam=beam)), ren)
+      except KeyboardInterrupt:
+        if not budget["over"]: raise  # the user's Ctrl-C
+        break
+      finally: budget["searching"] = False
+      after = seconds(searched, ast, ren)
+      if after < before: programs.keep_tuned(dk, searched)
+      results.append((name, weight, before, min(before, after)))
   return results
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--beam", type=int, default=2, help="the search's beam width (tinygrad's BEAM); 2 or more")
-  parser.add_argument("--budget-s", type=float, default=900, help="start no kernel's search after this many seconds")
+  parser.add_argument("--budget-s", type=float, default=900, help="seconds for the whole tuning (default 900): a search still running then is dropped")
   parser.add_argument("--clear", action="store_true", help="forget this machine's tuned kernels, and search none")
   parser.add_argument("command", nargs=argparse.REMAINDER, help="an experiment's script and its flags")
   args = parser.parse_args()
