@@ -58,14 +58,17 @@ def describe(t:Tensor) -> tuple: return (t.shape, str(t.dtype), str(t.device))
 class KeptJit:
   """A TinyJit whose capture is kept on disk under its key (see the module's docstring); called as the TinyJit is."""
   def __init__(self, jit, label:str, key:dict, state:Callable[[], dict[str, Tensor]]):
-    self.jit, self.label, self.key, self.state, self.path = jit, label, key, state, None
+    self.jit, self.label, self.key, self.state, self.path, self.first = jit, label, key, state, None, True
     self.restored, self.saved = False, False  # restored: loaded from disk in this process
 
   @property
   def captured(self): return self.jit.captured
 
   def __call__(self, *args:Tensor):
-    if self.path is None and (where := folder()) is not None: self.path = self.load(where, args)
+    if self.first:  # multi-device steps (a sweep's --devices) are not kept: their buffers are sharded
+      self.first = False
+      if (where := folder()) is not None and all(isinstance(t.device, str) for t in (*args, *self.state().values())):
+        self.path = self.load(where, args)
     ret = self.jit(*args)
     if self.path is not None and not (self.restored or self.saved) and self.jit.captured is not None: self.save()
     return ret
