@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Callable
 from tinygrad import Tensor, Device
 from tinygrad.helpers import CACHEDB
-from tinygrad.uop.ops import UOp, Ops
+from tinygrad.device import Buffer
+from tinygrad.uop.ops import UOp, Ops, buffers
 from tinyarith import programs
 from tinyarith.machine import machine_key
 
@@ -88,15 +89,30 @@ class KeptJit:
     os.utime(path)  # recently used: trim() keeps it
     return path
 
+  def scratch(self) -> set[int]:
+    """The buffers whose contents a loaded step never reads: those it writes (activations, gradients: written before
+    they are read in every step) and the state (replaced by the run's own). Constants (RoPE's tables) keep theirs."""
+    written = [buffers.get(u) for u in self.jit.captured._written_uops] + [t.uop.base.realized for t in self.state().values()]
+    return {id(b.base) for b in written if b is not None}
+
   def save(self):
     self.saved = True  # once, whatever happens: a file that cannot be written costs the next start its speed, nothing more
     try:
       self.path.parent.mkdir(parents=True, exist_ok=True)
       tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-      with tmp.open("wb") as f: pickle.dump((self.state(), self.jit), f, protocol=pickle.HIGHEST_PROTOCOL)
+      with tmp.open("wb") as f: Pickler(f, self.scratch()).dump((self.state(), self.jit))
       tmp.replace(self.path)  # whole or absent: another process never reads half a file
       trim(self.path.parent)
     except OSError as e: print(f"warning: cannot keep the captured step in {self.path.parent}: {e}", file=sys.stderr)
+
+class Pickler(pickle.Pickler):
+  """pickle, writing no contents for the buffers in `scratch` (ids): a loaded step gets them unallocated."""
+  def __init__(self, f, scratch:set[int]):
+    super().__init__(f, protocol=pickle.HIGHEST_PROTOCOL)
+    self.scratch = scratch
+  def reducer_override(self, obj):
+    if not isinstance(obj, Buffer) or id(obj) not in self.scratch or obj._base is not None: return NotImplemented
+    return Buffer, (obj.device, obj.size, obj.dtype, None, obj.options, None, obj.uop_refcount)
 
 def constants(*objects) -> dict:
   """The class and plain settings (numbers, strings, flags) of each object (None: none), which a step bakes into its kernels."""
