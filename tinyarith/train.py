@@ -16,7 +16,6 @@ from tinyarith import checkpoint, files
 from tinyarith.config import RunConfig
 from tinyarith.errors import BadInput, Diverged, Interrupted
 from tinyarith.metrics import MetricsLog, read_metrics
-from tinyarith.plot import draw_run
 from tinyarith.stepcache import KeptJit, constants
 
 Batch = tuple[Tensor, Tensor]  # tokens (B, T), targets (B, T)
@@ -242,6 +241,7 @@ def train_locked(model, opt, data:Data, runs:list[RunConfig], stacked:bool, resu
       files.write_tensors(out_dir / "model.safetensors", {k.removeprefix("model."): a for k, a in state.items() if k.startswith("model.")})
   except KeyboardInterrupt as e: raise Interrupted(step, getattr(e, "signum", signal.SIGINT), where, saved) from None  # a second signal: at once
   finally:  # however the run ends, its log is closed and its plot drawn
+    from tinyarith.plot import draw_run  # here: matplotlib takes 0.3 s of every start to import
     for log in logs:
       try: log.close()
       except OSError: pass  # a row a full disk cut short, already raised: read_metrics leaves out a last line without its newline
