@@ -197,7 +197,8 @@ def main():
     for p in args.sweep_p:
       sweeps.append((p, *sweep_rates(p, args.sweep_runs, args.windows, args.window_s)))
       print(f"  grok p={p}: one run {sweeps[-1][1]:.2f} steps/s, a sweep of {args.sweep_runs} {sweeps[-1][2]:.2f} run-steps/s", flush=True)
-    print(f"\n| grokking train step, p | {args.sweep_runs} separate runs (run-steps/s) | one sweep of {args.sweep_runs} (run-steps/s) | sweep/separate |")
+    print(f"\n| grokking train step, p | {args.sweep_runs} separate runs (run-steps/s) | one sweep of {args.sweep_runs} (run-steps/s) "
+          "| sweep/separate |")
     print("|---|---|---|---|")
     for p, one, stacked in sweeps: print(f"| {p} | {one:.3g} | {stacked:.3g} | {stacked / one:.2f}x |")
     print("separate runs go one after another, each at one run's rate; a sweep trains its runs (seeds 0..) as one stacked model")

@@ -8,9 +8,10 @@ its checkpoint on --resume) are used, and every other reader of them sees the up
 
 A file is named after everything the step bakes in: what the caller says (model config, optimizer constants, span, loss),
 the shapes and dtypes of its arguments and its state, the device, this machine (tinyarith.machine: the binaries are
-compiled for its CPU), whether tuned kernels are on (tinyarith.tune), the tinygrad and Python versions and tinyarith's own source. The files sit beside the cache
-database (CACHEDB) in a folder named after it, at most 2 GiB of them, the least recently used deleted first.
-TINYARITH_STEPS=0 turns the cache off.
+compiled for its CPU, by its tinygrad), whether tuned kernels are on (tinyarith.tune), Python's version and tinyarith's
+own source. The contents of the buffers a loaded step never reads (activations, the state) are not written. The files
+sit beside the cache database (CACHEDB) in a folder named after it, at most 2 GiB of them, the least recently used
+deleted first. TINYARITH_STEPS=0 turns the cache off.
 
 Unpickling makes every buffer a fresh one: tinygrad names a buffer by a counter, and a pickled buffer that took the number
 of a live one would otherwise be that live buffer, or the one the counter hands out next."""
@@ -77,7 +78,8 @@ class KeptJit:
   def load(self, where:Path, args:tuple[Tensor, ...]) -> Path:
     state = self.state()
     key = {"label": self.label, **self.key, "args": [describe(a) for a in args], "state": {k: describe(t) for k, t in state.items()},
-           "device": Device.DEFAULT, "tuned": programs.use_tuned(), "machine": machine_key(), "python": platform.python_version(), "tinyarith": SOURCE}
+           "device": Device.DEFAULT, "tuned": programs.use_tuned(), "machine": machine_key(), "python": platform.python_version(),
+           "tinyarith": SOURCE}
     path = where / f"{self.label}-{hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]}.pkl"
     if self.jit.cnt or not path.exists(): return path
     try:

@@ -6,10 +6,11 @@
 
 It runs the command for two steps (its own flags, plus --steps 2 --eval-every 1 and a scratch --out), notes every kernel
 its JIT'd train, eval and decode steps compile, times each, and runs tinygrad's kernel search (BEAM) on the slowest first,
-the train step's before the others (they run every step; an evaluation's every --eval-every). A searched kernel is kept
-only if it runs faster than the one tinygrad's heuristics made, timed at its full size, and is kept in the program table
-of tinyarith.programs under the same key: any later process that compiles that kernel gets the searched one, with no
-search. TINYARITH_TUNED=0 turns them off. The steps tinyarith.stepcache keeps are deleted: they hold the kernels before. The cache database is this machine's (tinyarith.machine)."""
+an eval or decode kernel's time counted at EVAL_WEIGHT (they run less often than the train step's), for --budget-s seconds
+in all. A searched kernel is kept only if it runs faster than the one tinygrad's heuristics made, timed at its full
+size, in the table of tuned programs that tinyarith.programs reads first: any later process that compiles that kernel
+gets the searched one, with no search (TINYARITH_TUNED=0 turns them off). The steps tinyarith.stepcache kept are deleted,
+since they hold the kernels from before. All of it lives in this machine's cache database (tinyarith.machine)."""
 import _thread, argparse, os, runpy, sys, tempfile, threading, time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -100,7 +101,8 @@ def tune(kernels:dict[str, tuple], beam:int, budget_s:float) -> list[tuple]:
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--beam", type=int, default=2, help="the search's beam width (tinygrad's BEAM); 2 or more")
-  parser.add_argument("--budget-s", type=float, default=900, help="seconds for the whole tuning (default 900): a search still running then is dropped")
+  parser.add_argument("--budget-s", type=float, default=900,
+                      help="seconds for the whole tuning (default 900): a search still running then is dropped")
   parser.add_argument("--clear", action="store_true", help="forget this machine's tuned kernels, and search none")
   parser.add_argument("command", nargs=argparse.REMAINDER, help="an experiment's script and its flags")
   args = parser.parse_args()
