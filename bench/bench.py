@@ -64,7 +64,7 @@ def torch_steps(w:Workload, span:bool=False):
   """PyTorch eager on the same model; span=True: its logits only at the positions that reach the loss, as tinyarith's."""
   import torch
   from bench.torch_model import Transformer, loss_and_accuracy
-  device = "cuda" if os.environ.get("DEV", "").startswith("CUDA") and torch.cuda.is_available() else "cpu"
+  device = "cuda" if os.environ.get("DEV", "").startswith(("CUDA", "NV")) and torch.cuda.is_available() else "cpu"
   torch.manual_seed(0)
   model = Transformer(w.cfg).to(device)
   opt = torch.optim.AdamW(model.parameters(), lr=w.opt["lr"], betas=(w.opt["beta1"], w.opt["beta2"]), weight_decay=w.opt["weight_decay"])

@@ -8,12 +8,12 @@ PY = sys.executable
 GROK = ["--p", "13", "--steps", "40", "--eval-every", "10"] if SMALL else []  # the default: p=113, 25,000 steps
 STAGES = {  # name: (argv, seconds allowed)
   "tests": ([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", *(["tests/test_jit.py"] if SMALL else
-            ["tests/test_jit.py", "tests/test_loss.py", "tests/test_model.py", "tests/test_stepcache.py", "tests/test_decode.py"])], 150),
+            ["tests/test_jit.py", "tests/test_loss.py", "tests/test_model.py", "tests/test_stepcache.py", "tests/test_decode.py"])], 120),
   "bench": ([PY, "bench/bench.py", "--rows", *(["grok-eval", "--no-torch", "--windows", "1", "--window-s", "0.2"] if SMALL else
-            ["grok-train", "grok-eval", "addition-train", "--windows", "3", "--window-s", "1"])], 120),
-  "grokking": ([PY, "experiments/grokking.py", *GROK], 120),
-  "sweep": ([PY, "experiments/grokking.py", "--seed", "0-2" if SMALL else "0-9", *GROK], 180),
-}
+            ["grok-train", "grok-eval", "addition-train", "--windows", "3", "--window-s", "1"])], 100),
+  "grokking": ([PY, "experiments/grokking.py", *GROK], 100),
+  "sweep": ([PY, "experiments/grokking.py", "--seed", "0-2" if SMALL else "0-9", *GROK], 150),
+}  # 470 s in all at most, and a minute of starting: within 8 minutes
 
 def run(argv:list[str], limit:float, log:Path) -> tuple[int|None, float]:
   """Run a stage, its output in log; past its limit it gets SIGTERM (a training run checkpoints and stops). Returns its exit
