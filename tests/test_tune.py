@@ -41,7 +41,8 @@ def test_a_tuned_kernel_is_served_to_later_processes_unless_turned_off(tmp_path)
   assert run("look", TINYARITH_TUNED="0") == heuristic
 
 @pytest.mark.parametrize("flags, says", [([], "give an experiment's script"), (["--beam", "1", "experiments/grokking.py"], "--beam"),
-                                          (["--budget-s", "0", "experiments/grokking.py"], "--budget-s")])
+                                          (["--budget-s", "0", "experiments/grokking.py"], "--budget-s"),
+                                          (["--kernel-s", "-1", "experiments/grokking.py"], "--kernel-s")])
 def test_the_tuner_refuses_what_it_cannot_do_in_one_line(flags, says):
   result = subprocess.run([sys.executable, "-m", "tinyarith.tune", *flags], capture_output=True, text=True)
   assert result.returncode == 2 and says in result.stderr.splitlines()[-1]
@@ -70,5 +71,8 @@ def test_a_search_still_running_when_the_budget_ends_is_dropped_and_no_later_one
   monkeypatch.setattr(tune, "do_to_program", slow_search)
   ast = SimpleNamespace(arg=SimpleNamespace(), replace=lambda arg: ast)
   monkeypatch.setattr(tune, "replace", lambda arg, beam: arg)
-  assert tune.tune({f"k{i}": ("key", ast, None, 1.0) for i in range(3)}, beam=2, budget_s=0.5) == []
+  assert tune.tune({f"k{i}": ("key", ast, None, 1.0) for i in range(3)}, beam=2, budget_s=0.5) == [("k", 1.0, 1.0, None)]
   assert searches == [1] and len(waits) < 600  # the first search was cut short, and no other began
+  searches.clear()
+  assert tune.tune({f"k{i}": ("key", ast, None, 1.0) for i in range(3)}, beam=2, budget_s=60, kernel_s=0.3) == [("k", 1.0, 1.0, None)] * 3
+  assert searches == [1, 1, 1]  # each search cut short at --kernel-s, the next one begun

@@ -24,6 +24,7 @@ from tinygrad.helpers import Context, tqdm
 from tinygrad.uop.ops import Ops
 from tinyarith import programs, stepcache
 
+KERNEL_S = 300     # one kernel's search at most: on POCL some take 16 minutes and find nothing
 EVAL_WEIGHT = 0.05  # an eval or decode kernel's time against a train kernel's: grokking evaluates 5 chunks every 100 steps
 
 def record_kernels(argv:list[str]) -> dict[str, tuple]:
@@ -63,39 +64,37 @@ def seconds(program, ast, renderer) -> float:
 
 @contextmanager
 def deadline(seconds:float):
-  """Yields a dict whose "over" turns True after `seconds`; if a search is running then (its "searching" is True), it is
-  interrupted (a KeyboardInterrupt in the main thread, which tinygrad's search cleans up after)."""
-  state = {"over": False, "searching": False}
+  """Interrupt the block after `seconds` (a KeyboardInterrupt in the main thread: tinygrad's search cleans up after one).
+  Yields a dict whose "over" says whether it did; a KeyboardInterrupt that is not the deadline's propagates."""
+  state, lock = {"over": False, "done": False}, threading.Lock()
   def expire():
-    state["over"] = True
-    if state["searching"]: _thread.interrupt_main()
+    with lock:
+      if not state["done"]: state["over"] = True; _thread.interrupt_main()
   (timer := threading.Timer(seconds, expire)).start()
   try: yield state
-  finally: timer.cancel()
+  except KeyboardInterrupt:
+    if not state["over"]: raise
+  finally:
+    with lock: state["done"] = True
+    timer.cancel()
 
-def tune(kernels:dict[str, tuple], beam:int, budget_s:float) -> list[tuple]:
-  """Search the kernels by weighted time, slowest first, for budget_s seconds in all (a search still running then is
-  dropped). Returns (name, weight, before, after) for each searched kernel, times in seconds (after == before: the search
-  found nothing faster, and nothing was kept)."""
-  cache, results = programs.install(), []
-  with deadline(budget_s) as budget:
-    timed = sorted(((seconds(cache[key], ast, ren), dk, key, ast, ren, weight) for dk, (key, ast, ren, weight) in kernels.items()),
-                   key=lambda t: -t[0] * t[-1])
-    for before, dk, key, ast, ren, weight in (bar := tqdm(timed, desc="tuning")):
-      name = cache[key].src[0].arg.function_name
-      bar.set_description(f"searching {name} ({before * 1e3:.2f} ms{'' if weight == 1 else ', eval'})")
-      bar.update(0)  # draw it now: a search takes minutes
-      try:
-        budget["searching"] = not budget["over"]
-        if not budget["searching"]: break
-        with Context(DEBUG=0): searched = do_to_program(ast.replace(arg=replace(ast.arg, beam=beam)), ren)
-      except KeyboardInterrupt:
-        if not budget["over"]: raise  # the user's Ctrl-C
-        break
-      finally: budget["searching"] = False
-      after = seconds(searched, ast, ren)
-      if after < before: programs.keep_tuned(dk, searched)
-      results.append((name, weight, before, min(before, after)))
+def tune(kernels:dict[str, tuple], beam:int, budget_s:float, kernel_s:float=KERNEL_S) -> list[tuple]:
+  """Search the kernels by weighted time, slowest first, each for at most kernel_s seconds and all within budget_s (a
+  search still running then is dropped). Returns (name, weight, before, after) for each searched kernel, times in seconds:
+  after is None for a search cut short, and equals before where the search found nothing faster (nothing is kept then)."""
+  cache, results, start = programs.install(), [], time.perf_counter()
+  timed = sorted(((seconds(cache[key], ast, ren), dk, key, ast, ren, weight) for dk, (key, ast, ren, weight) in kernels.items()),
+                 key=lambda t: -t[0] * t[-1])
+  for before, dk, key, ast, ren, weight in (bar := tqdm(timed, desc="tuning")):
+    if (left := budget_s - (time.perf_counter() - start)) <= 0: break
+    name = cache[key].src[0].arg.function_name
+    bar.set_description(f"searching {name} ({before * 1e3:.2f} ms{'' if weight == 1 else ', eval'})")
+    bar.update(0)  # draw it now: a search takes minutes
+    searched = None
+    with deadline(min(kernel_s, left)), Context(DEBUG=0): searched = do_to_program(ast.replace(arg=replace(ast.arg, beam=beam)), ren)
+    after = None if searched is None else seconds(searched, ast, ren)
+    if after is not None and after < before: programs.keep_tuned(dk, searched)
+    results.append((name, weight, before, after if after is None else min(before, after)))
   return results
 
 def main():
@@ -103,22 +102,23 @@ def main():
   parser.add_argument("--beam", type=int, default=2, help="the search's beam width (tinygrad's BEAM); 2 or more")
   parser.add_argument("--budget-s", type=float, default=900,
                       help="seconds for the whole tuning (default 900): a search still running then is dropped")
+  parser.add_argument("--kernel-s", type=float, default=KERNEL_S, help=f"seconds for one kernel's search at most (default {KERNEL_S})")
   parser.add_argument("--clear", action="store_true", help="forget this machine's tuned kernels, and search none")
   parser.add_argument("command", nargs=argparse.REMAINDER, help="an experiment's script and its flags")
   args = parser.parse_args()
   if args.clear: return print(f"forgot {programs.clear_tuned()} tuned kernels and {stepcache.forget()} kept steps")
   if not args.command or not Path(args.command[0]).is_file(): parser.error("give an experiment's script, e.g. experiments/grokking.py")
   if args.beam < 2: parser.error("--beam: give 2 or more (a beam of 1 is greedy and often picks a slower kernel)")
-  if args.budget_s <= 0: parser.error("--budget-s: give a positive number of seconds")
+  if args.budget_s <= 0 or args.kernel_s <= 0: parser.error(f"--{'budget' if args.budget_s <= 0 else 'kernel'}-s: give a positive number of seconds")
   with tempfile.TemporaryDirectory() as out:
     kernels = record_kernels([*args.command, "--steps", "2", "--eval-every", "1", "--out", str(Path(out) / "run")])
   print(f"{len(kernels)} kernels in the steps of {' '.join(args.command)} on {Device.DEFAULT}")
   t = time.perf_counter()
-  results = tune(kernels, args.beam, args.budget_s)
+  results = tune(kernels, args.beam, args.budget_s, args.kernel_s)
   stepcache.forget()  # kept steps hold the kernels they were captured with
   for name, weight, before, after in results:
-    print(f"{before * 1e3:9.2f} -> {after * 1e3:8.2f} ms  {'train' if weight == 1 else 'eval '}  {name}")
-  train = [(b, a) for _, w, b, a in results if w == 1]
+    print(f"{before * 1e3:9.2f} -> {'cut short' if after is None else f'{after * 1e3:6.2f} ms'}  {'train' if weight == 1 else 'eval '}  {name}")
+  train = [(b, b if a is None else a) for _, w, b, a in results if w == 1]
   print(f"searched {len(results)} of {len(kernels)} kernels in {time.perf_counter() - t:.0f} s; the train step's searched kernels: "
         f"{sum(b for b, _ in train) * 1e3:.1f} -> {sum(a for _, a in train) * 1e3:.1f} ms")
 
