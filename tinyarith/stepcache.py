@@ -10,9 +10,8 @@ A file is named after everything the step bakes in: what the caller says (model 
 the shapes and dtypes of its arguments and its state, the device and whether its loss is float64 (loss.has_float64), this
 machine (tinyarith.machine: the binaries are compiled for its CPU, by its tinygrad), whether tuned kernels are on
 (tinyarith.tune), Python's version and tinyarith's own source. The contents of the buffers a loaded step never reads
-(activations, the state) are not written. The files
-sit beside the cache database (CACHEDB) in a folder named after it, at most 2 GiB of them, the least recently used
-deleted first. TINYARITH_STEPS=0 turns the cache off.
+(activations, the state) are not written. The files sit beside the cache database (CACHEDB) in a folder named after it,
+at most 2 GiB of them, the least recently used deleted first. TINYARITH_STEPS=0 turns the cache off.
 
 Unpickling makes every buffer a fresh one: tinygrad names a buffer by a counter, and a pickled buffer that took the number
 of a live one would otherwise be that live buffer, or the one the counter hands out next."""
