@@ -4,7 +4,7 @@ import numpy as np
 from tinygrad import Tensor, TinyJit
 from tinygrad.nn.state import get_state_dict
 from tinyarith.data import addition_tokens, carries
-from tinyarith.stepcache import KeptJit, constants
+from tinyarith.stepcache import KeptJit, model_key
 from tinyarith.train import chunk_size
 
 def make_greedy_decoder(model):
@@ -17,7 +17,7 @@ def make_greedy_decoder(model):
     write = (read.pad(((1, 0),))[:-1] > 0).reshape(1, -1) * open_  # (B, T) the position after the one read, in a row's answer
     packed = pred.reshape(-1, 1).cast(x.dtype) + (x - x % vocab if vocab else 0)
     return write.where(packed, x).contiguous().realize()
-  fill_next = KeptJit(fill_next, "decode", constants(model, getattr(model, "cfg", None)), lambda: get_state_dict(model))
+  fill_next = KeptJit(fill_next, "decode", model_key(model), lambda: get_state_dict(model))
 
   def decode(tokens:np.ndarray, start:int|np.ndarray) -> np.ndarray:
     (n, T), size = tokens.shape, chunk_size(*tokens.shape)  # in chunks, as the evaluation: memory for one chunk's activations

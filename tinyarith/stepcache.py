@@ -59,7 +59,8 @@ class Unpickler(pickle.Unpickler):
 def describe(t:Tensor) -> tuple: return (t.shape, str(t.dtype), str(t.device))
 
 class KeptJit:
-  """A TinyJit whose capture is kept on disk under its key (see the module's docstring); called as the TinyJit is."""
+  """A TinyJit whose capture is kept on disk under its key (see the module's docstring); called as the TinyJit is. A key of
+  None keeps nothing: the step's model is not one whose settings name it (a test's stand-in function)."""
   def __init__(self, jit, label:str, key:dict, state:Callable[[], dict[str, Tensor]]):
     self.jit, self.label, self.key, self.state, self.path, self.first = jit, label, key, state, None, True
     self.restored, self.saved = False, False  # restored: loaded from disk in this process
@@ -68,7 +69,7 @@ class KeptJit:
   def captured(self): return self.jit.captured
 
   def __call__(self, *args:Tensor):
-    if self.first:  # multi-device steps (a sweep's --devices) are not kept: their buffers are sharded
+    if self.first and self.key is not None:  # multi-device steps (a sweep's --devices) are not kept: their buffers are sharded
       self.first = False
       if (where := folder()) is not None and all(isinstance(t.device, str) for t in (*args, *self.state().values())):
         self.path = self.load(where, args)
@@ -117,6 +118,11 @@ class Pickler(pickle.Pickler):
   def reducer_override(self, obj):
     if not isinstance(obj, Buffer) or id(obj) not in self.scratch or obj._base is not None: return NotImplemented
     return Buffer, (obj.device, obj.size, obj.dtype, None, obj.options, None, obj.uop_refcount)
+
+def model_key(model, *objects) -> dict|None:
+  """constants() of a tinyarith model (it has a cfg) and of the other objects; None for any other model, which its
+  settings do not name."""
+  return constants(model, model.cfg, *objects) if hasattr(model, "cfg") else None
 
 def constants(*objects) -> dict:
   """The class and plain settings (numbers, strings, flags) of each object (None: none), which a step bakes into its kernels."""
