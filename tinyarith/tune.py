@@ -72,6 +72,8 @@ def deadline(seconds:float):
   def expire():
     with lock:
       if not state["done"]: state["over"] = True; signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+  before = signal.signal(signal.SIGINT, signal.default_int_handler)  # whatever handler was there: this one raises
+  signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
   (timer := threading.Timer(seconds, expire)).start()
   try: yield state
   except KeyboardInterrupt:
@@ -79,6 +81,7 @@ def deadline(seconds:float):
   finally:
     with lock: state["done"] = True
     timer.cancel()
+    signal.signal(signal.SIGINT, before)
 
 def tune(kernels:dict[str, tuple], beam:int, budget_s:float, kernel_s:float=KERNEL_S) -> list[tuple]:
   """Search the kernels by weighted time, slowest first, each for at most kernel_s seconds and all within budget_s (a
