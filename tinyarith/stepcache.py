@@ -17,7 +17,6 @@ Unpickling makes every buffer a fresh one: tinygrad names a buffer by a counter,
 of a live one would otherwise be that live buffer, or the one the counter hands out next."""
 import hashlib, json, os, pickle, platform, sys
 from dataclasses import replace
-from importlib.metadata import version
 from pathlib import Path
 from typing import Callable
 from tinygrad import Tensor, Device
@@ -28,7 +27,7 @@ from tinyarith import programs
 from tinyarith.loss import has_float64
 from tinyarith.machine import machine_key
 
-MOST_BYTES = 2 * 2**30  # the kept steps' size on disk at most (a default addition run's steps take ~0.2 GB)
+MOST_BYTES = 2 * 2**30  # the kept steps' size on disk at most (a default run's train step takes 1-3 MB, an eval step up to 31)
 SOURCE = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py")))).hexdigest()
 
 def folder() -> Path|None:
@@ -69,8 +68,8 @@ class KeptJit:
   def captured(self): return self.jit.captured
 
   def __call__(self, *args:Tensor):
-    if self.first and self.key is not None:  # multi-device steps (a sweep's --devices) are not kept: their buffers are sharded
-      self.first = False
+    if self.first and self.key is not None:
+      self.first = False  # multi-device steps (a sweep's --devices) are not kept: their buffers are sharded
       if (where := folder()) is not None and all(isinstance(t.device, str) for t in (*args, *self.state().values())):
         self.path = self.load(where, args)
     ret = self.jit(*args)
@@ -81,8 +80,7 @@ class KeptJit:
     state = self.state()
     key = {"label": self.label, **self.key, "args": [describe(a) for a in args], "state": {k: describe(t) for k, t in state.items()},
            "device": Device.DEFAULT, "float64": has_float64(args[0].device), "tuned": programs.use_tuned(), "machine": machine_key(),
-           "python": platform.python_version(),
-           "tinyarith": SOURCE}
+           "python": platform.python_version(), "tinyarith": SOURCE}
     path = where / f"{self.label}-{hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]}.pkl"
     if self.jit.cnt or not path.exists(): return path
     try:
