@@ -117,10 +117,10 @@ class Pickler(pickle.Pickler):
     if not isinstance(obj, Buffer) or id(obj) not in self.scratch or obj._base is not None: return NotImplemented
     return Buffer, (obj.device, obj.size, obj.dtype, None, obj.options, None, obj.uop_refcount)
 
-def model_key(model, *objects) -> dict|None:
-  """constants() of a tinyarith model (it has a cfg) and of the other objects; None for any other model, which its
-  settings do not name."""
-  return constants(model, model.cfg, *objects) if hasattr(model, "cfg") else None
+def model_key(model, *objects, **settings) -> dict|None:
+  """constants() of a tinyarith model (it has a cfg) and of the other objects, with the settings; None for any other
+  model, which its settings do not name."""
+  return {**constants(model, model.cfg, *objects), **settings} if hasattr(model, "cfg") else None
 
 def constants(*objects) -> dict:
   """The class and plain settings (numbers, strings, flags) of each object (None: none), which a step bakes into its kernels."""

@@ -51,8 +51,7 @@ def make_train_step(model, opt, span:slice=slice(None), runs:bool=False, loss:st
     (value.sum() if runs else value).backward()  # the runs' weights are apart, so each gets its own loss's gradient
     state = opt.grokfast.filter(opt.params) if hasattr(opt, "grokfast") else []
     return value.realize(*state, *opt.schedule_step())
-  key = model_key(model, opt, getattr(opt, "grokfast", None))
-  key = key and {**key, "span": str(span), "runs": runs, "loss": loss, "loss_dtype": loss_dtype}
+  key = model_key(model, opt, getattr(opt, "grokfast", None), span=str(span), runs=runs, loss=loss, loss_dtype=loss_dtype)
   return KeptJit(train_step, "train", key, lambda: checkpoint.training_state(model, opt))
 
 EVAL_POSITIONS = 6144  # rows × positions evaluated at once (512 addition problems): each JIT holds the activations of one
@@ -83,8 +82,7 @@ def make_evaluator(model, span:slice=slice(None), runs:bool=False, loss:str="sof
     Tensor.realize(value, hits, kept)  # together: realizing them one by one, or stacking them first, ran the forward pass for each
     return Tensor.stack(value, hits.cast(value.dtype), kept.cast(value.dtype), dim=-1).realize()  # (3,) or (R, 3): one read per chunk
   steps: dict[tuple, KeptJit] = {}
-  key = model_key(model)
-  key = key and {**key, "span": str(span), "runs": runs, "loss": loss}
+  key = model_key(model, span=str(span), runs=runs, loss=loss)
   def evaluate(parts:list[Batch]) -> tuple:
     total = 0
     for x, y in parts:

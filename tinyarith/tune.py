@@ -120,7 +120,7 @@ def main():
   print(f"{len(kernels)} kernels in the steps of {' '.join(args.command)} on {Device.DEFAULT}")
   t = time.perf_counter()
   results = tune(kernels, args.beam, args.budget_s, args.kernel_s)
-  stepcache.forget()  # kept steps hold the kernels they were captured with
+  if any(a is not None and a < b for _, _, b, a in results): stepcache.forget()  # kept steps hold the kernels from before
   for name, weight, before, after in results:
     print(f"{before * 1e3:9.2f} -> {'cut short' if after is None else f'{after * 1e3:6.2f} ms'}  {'train' if weight == 1 else 'eval '}  {name}")
   train = [(b, b if a is None else a) for _, w, b, a in results if w == 1]
