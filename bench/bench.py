@@ -18,7 +18,9 @@ from typing import Callable
 import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tinyarith.data import VOCAB, AdditionProblems, addition_tokens, modular_split, next_token_targets
+from tinyarith.addition import AdditionProblems, addition_tokens
+from tinyarith.grokking import modular_split
+from tinyarith.vocab import VOCAB, next_token_targets
 from tinyarith.loss import target_span
 from tinyarith.model import Config
 
@@ -51,7 +53,8 @@ def tinyarith_steps(w:Workload):
   from tinygrad import Tensor, Device
   from tinyarith.model import Transformer
   from tinyarith.config import adamw
-  from tinyarith.train import chunks, make_train_step, make_evaluator
+  from tinyarith.batches import chunks
+  from tinyarith.train import make_train_step, make_evaluator
   model = Transformer(w.cfg, seed=0)
   span = target_span(w.eval_set[1] if w.eval_set else w.next_batch()[1])  # fixed layouts: any batch shows the positions
   train_step = make_train_step(model, adamw(model, **w.opt), span)
@@ -133,7 +136,8 @@ def sweep_steps(p:int, n_runs:int) -> tuple[Callable[[], None], Callable[[], Non
   (tinyarith.sweep); and the sync."""
   from tinygrad import Tensor, Device
   from tinyarith.config import RunConfig
-  from tinyarith.train import make_train_step, stack_rows
+  from tinyarith.batches import stack_rows
+  from tinyarith.train import make_train_step
   from tinyarith import sweep
   runs = [RunConfig("grokking", Config(vocab=p + 1, ctx_len=3, n_out=p), {"p": p, "op": "+", "train_frac": 0.3}, seed=s) for s in range(n_runs)]
   splits = [modular_split(p, "+", 0.3, r.seed)[:2] for r in runs]

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from tinygrad.nn.state import get_state_dict, safe_save
 from conftest import flag_defaults
-from tinyarith.decode import addition_answers, make_greedy_decoder
+from tinyarith.addition import addition_answers
+from tinyarith.decode import make_greedy_decoder
 from tinyarith.metrics import read_metrics, first_step
 from tinyarith.model import Config, Transformer
-from tinyarith.train import load_run
+from tinyarith.rundir import load_run
 
 ADDITION = Path(__file__).parent.parent / "experiments" / "addition.py"
 SMALL = ["--digits", "2", "--n-layers", "2", "--d-model", "64", "--d-mlp", "256", "--lr", "2e-3", "--steps", "500",

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
-from tinyarith.data import AdditionProblems, addition_tokens, answer_value, carries, decode, encode, next_token_targets
+from tinyarith.addition import AdditionProblems, addition_tokens, answer_value, carries
+from tinyarith.vocab import decode, encode, next_token_targets
 
 def test_the_walkthrough_table_of_seed_000_holds_exactly():
   assert next_token_targets(np.array(encode("47+6=35"))).tolist() == [-1, -1, -1, -1, 3, 5, -1]

@@ -1,7 +1,7 @@
 """The Python API a notebook uses: the README's lines, run as they are written there (smaller)."""
 from pathlib import Path
 import pytest
-from tinyarith import cli, grokking, metrics, plot
+from tinyarith import cli, figures, grokking, metrics, sweep
 from tinyarith.errors import BadInput
 
 SMALL = dict(p=13, d_model=16, n_heads=2, d_mlp=32, lr=1e-2, steps=40, eval_every=20)
@@ -10,9 +10,9 @@ def test_a_notebook_trains_a_run_reads_its_metrics_and_draws_it(tmp_path):
   rows = grokking.run(**SMALL, train_frac=0.5, out=str(tmp_path / "run"))
   assert [r["step"] for r in rows] == [0, 20, 40] and rows == metrics.read_metrics(tmp_path / "run")
   assert rows[-1]["train_loss"] < rows[0]["train_loss"] and "final (step 40)" in metrics.summary(rows)
-  fig = plot.figure([tmp_path / "run"])
+  fig = figures.figure([tmp_path / "run"])
   assert len(fig.axes[0].lines) == 2  # train and test loss
-  progress = plot.progress_figure(tmp_path / "run")  # grokking's progress measures, logged at each evaluation
+  progress = figures.progress_figure(tmp_path / "run")  # grokking's progress measures, logged at each evaluation
   assert [line.get_label() for line in progress.axes[0].lines] == ["train loss", "test loss", "restricted loss", "excluded loss"]
   again = grokking.run(resume=str(tmp_path / "run"), steps=60)  # its own settings; only how long changes
   assert [r["step"] for r in again] == [0, 20, 40, 60] and again[:3] == rows
@@ -47,13 +47,13 @@ def test_a_one_run_slice_of_a_sweep_trains_on_any_device_and_paths_may_be_paths(
 
 def test_the_helpers_a_notebook_calls_refuse_nothing_to_show_and_take_one_run_as_a_run(grok_run):
   with pytest.raises(BadInput, match="no metrics rows"): metrics.summary([])
-  assert len(plot.figure(str(grok_run)).axes[0].lines) == len(plot.figure([grok_run]).axes[0].lines) == 2
+  assert len(figures.figure(str(grok_run)).axes[0].lines) == len(figures.figure([grok_run]).axes[0].lines) == 2
 
-def test_settings_become_the_flags_that_say_the_same():
-  parse = grokking.parser()
-  settings = dict(p=31, layernorm=True, seed=range(3), train_frac=(0.3, 0.5), lr=1e-3, out=Path("runs/x"), devices=["CPU:0", "CPU:1"],
-                  ckpt_every=None)
-  args = parse.parse_args(cli.argv_of(parse, settings))
-  assert (args.p, args.layernorm, args.seed, args.train_frac, args.lr, args.out, args.devices, args.ckpt_every) == \
-         (31, True, [0, 1, 2], [0.3, 0.5], 1e-3, "runs/x", ("CPU:0", "CPU:1"), None)
-  assert parse.parse_args(cli.argv_of(parse, dict(layernorm=False))).layernorm is False
+def test_the_command_line_hands_run_the_settings_it_names_and_nothing_else():
+  """main() is run(**the flags given): a flag not given is a setting not given, which a resume takes from its run."""
+  from tinyarith.settings import resolve
+  flags = cli.parse(grokking.parser(), ["--p", "31", "--layernorm", "--seed", "0-2", "--train-frac", "0.3,0.5", "--out", "runs/x"])
+  assert flags == dict(p=31, layernorm=True, seed=[0, 1, 2], train_frac=[0.3, 0.5], out="runs/x")
+  same = dict(p=31, layernorm=True, seed=range(3), train_frac=(0.3, 0.5), out=Path("runs/x"), ckpt_every=None)
+  assert resolve(flags, grokking.DEFAULTS, sweep.SWEPT) == resolve(same, grokking.DEFAULTS, sweep.SWEPT)
+  assert cli.parse(grokking.parser(), ["--no-layernorm"]) == dict(layernorm=False) and cli.parse(grokking.parser(), []) == {}

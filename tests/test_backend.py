@@ -6,7 +6,7 @@ import pytest
 STEPS = """
 import json
 from tinygrad import Tensor, Device
-from tinyarith.data import modular_split
+from tinyarith.grokking import modular_split
 from tinyarith.model import Config, Transformer
 from tinyarith.config import adamw
 from tinyarith.train import make_train_step

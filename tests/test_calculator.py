@@ -74,7 +74,7 @@ def test_only_the_calculator_packs_digit_places_so_only_it_offers_abacus_positio
   assert result.returncode == 2 and "--pos: invalid choice: 'abacus'" in result.stderr
 
 def test_the_length_plot_draws_each_runs_exact_match_per_operand_length_and_says_what_it_cannot_read(plain_run, tmp_path):
-  from tinyarith.plot import length_figure
+  from tinyarith.figures import length_figure
   fig = length_figure([plain_run])
   by_length = read_metrics(plain_run)[-1]["test_exact_by_op_digits"]
   drawn = {line.get_label(): list(zip(line.get_xdata(), line.get_ydata())) for line in fig.axes[0].lines}

@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 from tinyarith.abacus import pack, places
-from tinyarith.calculator import PAD, CalculatorProblems, PlainProblems, answer_of, carries, plain_tokens, plain_width, problem_tokens, read_plain, true_answer
-from tinyarith.data import IGNORE, decode, encode
+from tinyarith.calculator import PAD, CalculatorProblems, PlainProblems, answer_of, schoolbook_carries as carries, plain_tokens, plain_width, problem_tokens, read_plain, true_answer
+from tinyarith.loss import IGNORE
+from tinyarith.vocab import decode, encode
 from tinyarith.errors import BadInput
 
 def test_each_operator_writes_its_answer_reversed_zero_padded_and_padded_to_one_length():

@@ -17,10 +17,11 @@ def test_help_documents_every_flag_with_its_default():
 def test_a_run_off_the_default_recipe_gets_its_own_default_directory():
   """A StableMax, float32 or Grokfast run beside the default one must not be refused as "already holds a run"."""
   from tinyarith import grokking
-  out = lambda *flags: grokking.config_of(grokking.parser().parse_args(list(flags))).out
+  from tinyarith.settings import resolve
+  out = lambda **settings: grokking.config_of(resolve(settings, grokking.DEFAULTS)).out
   assert out() == "runs/grokking-add-p113-seed0"
-  assert out("--loss", "stablemax", "--grokfast-lamb", "2") == "runs/grokking-add-p113-seed0-stablemax-grokfast2"
-  assert out("--loss-dtype", "float32", "--seed", "3") == "runs/grokking-add-p113-seed3-float32"
+  assert out(loss="stablemax", grokfast_lamb=2) == "runs/grokking-add-p113-seed0-stablemax-grokfast2"
+  assert out(loss_dtype="float32", seed=3) == "runs/grokking-add-p113-seed3-float32"
 
 NEW_SETTINGS = ("loss", "loss_dtype", "grokfast_alpha", "grokfast_lamb")
 

@@ -10,10 +10,13 @@ import numpy as np
 from tinygrad import Tensor
 from tinygrad.engine import realize
 from tinyarith.config import adamw
-from tinyarith.data import addition_tokens, modular_split, next_token_targets
+from tinyarith.addition import addition_tokens
+from tinyarith.grokking import modular_split
+from tinyarith.vocab import next_token_targets
 from tinyarith.decode import make_greedy_decoder
 from tinyarith.model import Config, Transformer, stack
-from tinyarith.train import chunks, make_evaluator, make_train_step, stack_rows
+from tinyarith.batches import chunks, stack_rows
+from tinyarith.train import make_evaluator, make_train_step
 
 def steps(model, opt, sets, span, runs=False):  # each JIT runs, captures and replays: every kernel of its step compiles
   train, evaluate = make_train_step(model, opt, span, runs), make_evaluator(model, span, runs)

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from tinyarith.data import modular_table, modular_split
+from tinyarith.grokking import modular_table, modular_split
 from tinyarith.loss import IGNORE
 
 def test_every_pair_lands_in_exactly_one_split():

@@ -2,8 +2,10 @@ import math
 import numpy as np
 import pytest
 from tinygrad import Tensor
-from tinyarith.data import addition_tokens, answer_value, decode
-from tinyarith.decode import make_greedy_decoder, exact_match, addition_answers, addition_exact_match
+from tinyarith.addition import addition_tokens, answer_value
+from tinyarith.vocab import decode
+from tinyarith.addition import addition_answers, addition_exact_match
+from tinyarith.decode import make_greedy_decoder, exact_match
 
 class Successor:
   """A stand-in model whose logits force the prediction at each position to be (its token + 1) mod 10."""
@@ -20,8 +22,8 @@ def test_greedy_decoding_fills_each_position_from_the_one_before():
 
 @pytest.mark.parametrize("eval_rows", [512, 64], ids=["one chunk", "two chunks"])
 def test_a_model_that_knows_the_answer_scores_exact_match_one_in_any_number_of_chunks(monkeypatch, eval_rows):
-  from tinyarith import train
-  monkeypatch.setattr(train, "EVAL_POSITIONS", eval_rows * 9)  # 2-digit problems are 9 tokens
+  from tinyarith import batches
+  monkeypatch.setattr(batches, "EVAL_POSITIONS", eval_rows * 9)  # 2-digit problems are 9 tokens
   class Oracle:  # reads a and b off each 2-digit prompt "a1a0+b1b0=" and predicts the reversed answer's digits after '='
     def __call__(self, x:Tensor) -> Tensor:
       total = x[:, 0] * 10 + x[:, 1] + x[:, 3] * 10 + x[:, 4]  # (B,)
@@ -29,7 +31,7 @@ def test_a_model_that_knows_the_answer_scores_exact_match_one_in_any_number_of_c
       return digits.pad(((0, 0), (5, 1))).one_hot(10).float()  # at positions 5 ('='), 6, 7: the digit that comes next
   a, b = np.array([12, 99, 5, 0]), np.array([34, 1, 50, 7])
   oracle, more = Oracle(), np.random.default_rng(0).integers(0, 100, (2, 100))  # 100 problems: two chunks of 64 rows
-  assert math.ceil(100 / train.chunk_size(100, 9)) == (1 if eval_rows > 100 else 2)
+  assert math.ceil(100 / batches.chunk_size(100, 9)) == (1 if eval_rows > 100 else 2)
   for a_, b_ in ((a, b), more): assert (answer_value(addition_answers(make_greedy_decoder(oracle), a_, b_, 2, reverse=True)) == a_ + b_).all()
   metrics = addition_exact_match(oracle, a, b, 2, reverse=True)()
   assert metrics["test_exact"] == 1.0

@@ -6,7 +6,7 @@ import pytest
 from tinygrad import Tensor
 from conftest import experiment, grok_config
 from tinyarith import checkpoint, cli, files
-from tinyarith.data import modular_split
+from tinyarith.grokking import modular_split
 from tinyarith.errors import BadInput, DiskFull, Interrupted
 from tinyarith.metrics import read_metrics
 from tinyarith.train import Data, train
@@ -75,11 +75,25 @@ def test_a_replaced_file_is_flushed_and_so_is_its_directory(tmp_path, monkeypatc
   assert (tmp_path / "config.json").read_text() == "{}\n" and not (tmp_path / "config.json.tmp").exists()
   assert synced == [False, True]  # the file, then the directory that holds its new name
 
-def test_with_neither_clang_nor_opencl_the_run_falls_back_on_tinygrads_x86_code_generator(tmp_path):
-  empty = tmp_path / "bin"
-  empty.mkdir()
-  env = {"PATH": str(empty), "OCL_ICD_VENDORS": str(empty), "DEV": ""}  # no clang on the PATH, no OpenCL driver
+BARE = dict(DEV="", OCL_ICD_VENDORS="/nonexistent")  # and, below, no clang on the PATH and empty caches: a fresh machine
+
+def bare_machine(tmp_path, **env) -> dict:
+  (tmp_path / "bin").mkdir()
+  return {**BARE, "PATH": str(tmp_path / "bin"), "CACHEDB": str(tmp_path / "cache.db"), "XDG_CACHE_HOME": str(tmp_path / "cache"), **env}
+
+def test_without_clang_or_opencl_zig_from_pip_compiles_the_cpu_kernels(tmp_path):
+  """tinygrad's CPU device compiles helper programs of its own with clang whatever its code generator: with an empty cache
+  database and no clang, only a compiler from pip (ziglang, a test dependency) lets a run start."""
   result = experiment("grokking", "--p", "5", "--d-model", "16", "--d-mlp", "32", "--steps", "2", "--eval-every", "1",
-                      "--out", tmp_path / "run", env=env, timeout=600)
+                      "--out", tmp_path / "run", env=bare_machine(tmp_path), timeout=900)
   assert result.returncode == 0, result.stderr[-2000:]
-  assert "X86 code generator" in result.stderr and "apt-get install -y clang pocl-opencl-icd" in result.stderr
+  assert "zig's C compiler" in result.stderr and len(read_metrics(tmp_path / "run")) == 3
+
+def test_without_clang_opencl_or_zig_a_run_is_one_line_naming_what_to_install(tmp_path):
+  (shadow := tmp_path / "shadow" / "ziglang").mkdir(parents=True)
+  (shadow / "__init__.py").write_text("")  # a ziglang without its zig binary
+  env = bare_machine(tmp_path, PYTHONPATH=os.pathsep.join(filter(None, [str(shadow.parent), os.environ.get("PYTHONPATH")])))
+  result = experiment("grokking", "--p", "5", "--steps", "2", "--out", tmp_path / "run", env=env, timeout=300)
+  assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr[-2000:]
+  assert "apt-get install -y clang pocl-opencl-icd" in result.stderr and "pip install ziglang" in result.stderr
+  assert not (tmp_path / "run").exists()

@@ -94,7 +94,8 @@ def test_target_span_is_the_smallest_run_of_positions_holding_every_kept_target(
 
 @pytest.mark.parametrize("n", [41, 97])  # float32 n · (1/n) is not 1 for these: a fraction times its count drifted off 1
 def test_an_evaluation_that_gets_every_answer_right_reads_exactly_1(n):
-  from tinyarith.train import chunks, make_evaluator
+  from tinyarith.batches import chunks
+  from tinyarith.train import make_evaluator
   x = np.stack([np.arange(n) % 7, np.zeros(n, dtype=int), np.arange(n) % 5], 1)  # the last token is the answer
   y = np.full_like(x, IGNORE)
   y[:, 2] = x[:, 2]

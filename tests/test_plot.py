@@ -3,7 +3,7 @@ import matplotlib.pyplot as plt
 from matplotlib.legend import Legend
 import pytest
 from tinyarith.metrics import read_metrics, summary
-from tinyarith.plot import figure, plot_runs
+from tinyarith.figures import figure, plot_runs
 
 def plot_cli(*args, env:dict|None=None):
   return subprocess.run([sys.executable, "-m", "tinyarith.plot", *map(str, args)], capture_output=True, text=True, errors="replace",

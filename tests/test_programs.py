@@ -5,7 +5,7 @@ TRAIN = """
 from tinygrad import Tensor
 from tinyarith import programs
 from tinyarith.config import adamw
-from tinyarith.data import modular_split
+from tinyarith.grokking import modular_split
 from tinyarith.model import Config, Transformer
 from tinyarith.train import make_train_step
 made, keep = [], programs.OnDisk.__setitem__

@@ -9,7 +9,7 @@ from tinygrad.nn.state import get_state_dict, safe_save
 from tinyarith.metrics import read_metrics
 from tinyarith.model import Config, Transformer
 from tinyarith.config import adamw
-from tinyarith.train import load_run
+from tinyarith.rundir import load_run
 
 ADD = ["--digits", "1", "--n-layers", "1", "--d-model", "32", "--n-heads", "2", "--d-mlp", "64", "--test-size", "20",
        "--batch-size", "64", "--steps", "400", "--eval-every", "40", "--seed", "3"]

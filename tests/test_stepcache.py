@@ -8,9 +8,10 @@ import numpy as np
 from tinygrad import Tensor
 from tinyarith import checkpoint
 from tinyarith.config import adamw
-from tinyarith.data import modular_split
+from tinyarith.grokking import modular_split
 from tinyarith.model import Config, Transformer
-from tinyarith.train import chunks, make_evaluator, make_train_step
+from tinyarith.batches import chunks
+from tinyarith.train import make_evaluator, make_train_step
 model = Transformer(Config(vocab=8, ctx_len=3, d_model=16, n_heads=2, d_mlp=32, n_out=7), seed=0)
 opt = adamw(model, lr=1e-2, weight_decay=float(sys.argv[1]))
 x, y, xt, yt = (Tensor(a).realize() for a in modular_split(7, "+", 0.5, seed=0))

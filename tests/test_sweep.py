@@ -5,12 +5,13 @@ from conftest import EXPERIMENTS, experiment
 from tinygrad import Tensor
 from tinygrad.nn.state import get_state_dict
 from tinyarith.config import LATER, adamw
-from tinyarith.data import modular_split
+from tinyarith.grokking import modular_split
 from tinyarith.loss import cross_entropy
 from tinyarith.metrics import read_metrics
 from tinyarith import sweep
 from tinyarith.model import Config, Transformer, stack
-from tinyarith.train import make_train_step, stack_rows
+from tinyarith.batches import stack_rows
+from tinyarith.train import make_train_step
 
 CFG = Config(vocab=14, ctx_len=3, d_model=16, n_heads=2, d_mlp=32, n_out=13)
 # each run its own init, split (42, 50 and 59 of the 169 pairs: one padded size apart, fewer kernels to compile) and optimizer
@@ -51,15 +52,15 @@ def test_stacked_runs_train_as_the_same_runs_apart(data):
       np.testing.assert_allclose(w.numpy()[r].reshape(weights[name].shape), weights[name].numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
 
 def test_a_stack_of_runs_is_evaluated_as_each_run_apart(monkeypatch):
-  from tinyarith import train
-  monkeypatch.setattr(train, "EVAL_POSITIONS", 64 * 3 * 3)  # the stack's 127 rows in two chunks of 64
+  from tinyarith import batches, train
+  monkeypatch.setattr(batches, "EVAL_POSITIONS", 64 * 3 * 3)  # the stack's 127 rows in two chunks of 64
   models = [Transformer(CFG, seed=r["seed"]) for r in RUNS]
   tests = [modular_split(13, "+", r["train_frac"], r["seed"])[2:] for r in RUNS]  # 127, 119 and 110 pairs
-  parts = train.chunks(*map(Tensor, stack_rows(tests)))
+  parts = batches.chunks(*map(Tensor, stack_rows(tests)))
   loss, acc = train.make_evaluator(stack(models), slice(2, 3), runs=True)(parts)
   assert len(parts) == 2 and loss.shape == acc.shape == (3,)
   for r, (model, (x, y)) in enumerate(zip(models, tests)):
-    own_loss, own_acc = train.make_evaluator(model, slice(2, 3))(train.chunks(Tensor(x), Tensor(y)))
+    own_loss, own_acc = train.make_evaluator(model, slice(2, 3))(batches.chunks(Tensor(x), Tensor(y)))
     assert loss[r] == pytest.approx(own_loss, rel=1e-6) and acc[r] == pytest.approx(own_acc, rel=1e-6)
 
 # ---- the command line: experiments/grokking.py with lists, its directories, shards, devices and resume
@@ -119,7 +120,7 @@ def test_the_summary_records_each_runs_settings_and_its_steps_to_95_and_99_or_wh
   assert sweep.report(list(runs.values())).splitlines() == ["2 of 3 runs reached 95% test accuracy, median step 150",
                                                             "1 of 3 runs reached 99% test accuracy, median step 200", "1 runs not run here"]
   for picture in ("phase.png", "loss.png"): assert (tmp_path / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-  from tinyarith.plot import runs_in  # python -m tinyarith.plot SWEEP_DIR draws the runs that ran
+  from tinyarith.rundir import runs_in  # python -m tinyarith.plot SWEEP_DIR draws the runs that ran
   assert [p.name for p in runs_in(tmp_path)] == list(accs) and runs_in(tmp_path / list(accs)[0]) == [tmp_path / list(accs)[0]]
 
 def test_two_slices_of_a_sweep_merge_into_the_whole_sweep(whole, tmp_path):

@@ -5,7 +5,7 @@ import pytest
 TRAIN = """
 from tinygrad import Tensor
 from tinyarith.config import adamw
-from tinyarith.data import modular_split
+from tinyarith.grokking import modular_split
 from tinyarith.model import Config, Transformer
 from tinyarith.train import make_train_step
 model = Transformer(Config(vocab=8, ctx_len=3, d_model=16, n_heads=2, d_mlp=32, n_out=7), seed=0)

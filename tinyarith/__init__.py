@@ -4,6 +4,7 @@ import os
 os.environ.setdefault("POCL_EXTRA_BUILD_FLAGS", "-w")
 from tinyarith import machine  # noqa: E402
 machine.use_machine_cache()  # before tinygrad reads CACHEDB
+machine.use_zig_without_clang()  # and CC
 
 def settings_error(e:ValueError) -> str|None:
   """The one line for a tinygrad setting in the environment that is not a number (BEAM=abc), which tinygrad's import reads
@@ -22,3 +23,16 @@ except ValueError as e:
 
 from tinyarith import programs
 programs.install()
+
+# What a notebook imports. The experiments (grokking, addition, calculator: each run(**settings)) are imported by name,
+# `from tinyarith import grokking`: they carry the command line, which the library below them never imports.
+from tinyarith.config import RunConfig  # noqa: E402
+from tinyarith.errors import BadInput  # noqa: E402
+from tinyarith.figures import figure, length_figure, progress_figure  # noqa: E402
+from tinyarith.metrics import read_metrics, summary  # noqa: E402
+from tinyarith.model import Config, Transformer  # noqa: E402
+from tinyarith.rundir import load_run  # noqa: E402
+from tinyarith.train import Data, train  # noqa: E402
+
+__all__ = ["grokking", "addition", "calculator", "Config", "Transformer", "RunConfig", "Data", "train", "load_run",
+           "read_metrics", "summary", "figure", "progress_figure", "length_figure", "BadInput"]

@@ -8,7 +8,7 @@ In training every place but 0 is shifted by a random offset per problem, so that
 trained on have been seen too. The model reads a token and its place packed in one integer, token + vocab * place, which
 keeps batches (B, T) for the loop, the JIT and the decoder (model.Transformer unpacks it)."""
 import numpy as np
-from tinyarith.data import EQUALS
+from tinyarith.vocab import EQUALS
 
 def places(tokens:np.ndarray) -> np.ndarray:
   """tokens (B, T) -> the place of each token, (B, T): the prompt's digits counted from their number's units digit, the

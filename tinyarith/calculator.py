@@ -1,4 +1,13 @@
-"""The calculator's problems: a op b for the four operations on N-digit operands, in one format a single model learns.
+"""The calculator: one GPT learns a+b, a-b, a*b and a/b (quotient and remainder) on N-digit operands, the operator a token,
+every answer reversed and the prompt masked, and reports exact match per operator, operand length and carry count on
+problems it never saw. --format plain --test-digits M trains on operands of 1 to N digits and tests lengths up to M
+(length generalisation). --ask "123*45" --run RUN_DIR asks a trained one.
+
+  from tinyarith import calculator
+  rows = calculator.run(digits=2, ops="+-", steps=500, out="runs/notebook")  # the flags' names and defaults
+  calculator.main()                                                          # experiments/calculator.py
+
+The problems: a op b for the four operations on N-digit operands, in one format a single model learns.
 
 A problem is its prompt, the operands zero-padded to N digits around the operator's token, then "=", then its answer:
 every number in the answer zero-padded to its width and written least significant digit first, as addition's. The answers:
@@ -19,17 +28,28 @@ with "_": 13-512 is "13-512=994-_", the answer reversed as above. Training opera
 likely); the held-out set has operands of 1 to M digits (M > N: lengths never trained on), both of one length in a problem.
 Rows are right-padded with "_" to the longest problem's length; only the answer and its end count in the loss.
 Division (its two numbers would need a separator) and the scratchpad are padded-format only."""
+import argparse
+from dataclasses import asdict, dataclass
 import numpy as np
-from tinyarith import abacus
-from tinyarith.data import EQUALS, IGNORE, STOI, VOCAB, decode, encode, next_token_targets
+from tinygrad import Tensor
+from tinyarith import abacus, cli
+from tinyarith.config import RunConfig, check_memory
 from tinyarith.decode import exact_match, make_greedy_decoder
+from tinyarith.device import check_device
 from tinyarith.errors import BadInput
+from tinyarith.loss import IGNORE, target_span
+from tinyarith.metrics import summary
+from tinyarith.model import POSITIONS, Config
+from tinyarith.rundir import make_run_dir
+from tinyarith.settings import GPT_DEFAULTS, defaults_of, resolve
+from tinyarith.train import Data, train
+from tinyarith.vocab import EQUALS, STOI, VOCAB, decode, encode, next_token_targets
 
 OPS = "+-*/"
 PLAIN_OPS = "+-*"  # division is padded-format only
 PAD = STOI["_"]
 
-def digits_of(x:np.ndarray, n:int) -> np.ndarray:
+def low_digits(x:np.ndarray, n:int) -> np.ndarray:
   """x (B,) -> (B, n): its n lowest digits, least significant first."""
   return (x[:, None] // 10 ** np.arange(n)) % 10
 
@@ -38,17 +58,17 @@ def scratch_width(op:str, n:int, scratchpad:bool) -> int: return n * (n + 1) if 
 
 def answer_tokens(op:str, a:np.ndarray, b:np.ndarray, n:int, scratchpad:bool=False) -> np.ndarray:
   """The answers of a op b, as the module's docstring writes them, before padding. (B,) -> (B, width of op's answer)"""
-  if op == "+": return digits_of(a + b, n + 1)
-  if op == "-": return np.concatenate([digits_of(np.abs(a - b), n), np.where(a >= b, STOI["+"], STOI["-"])[:, None]], 1)
-  if op == "*" and scratchpad: return np.concatenate([digits_of(a * (b // 10 ** j % 10), n + 1) for j in range(n)] + [digits_of(a * b, 2 * n)], 1)
-  if op == "*": return digits_of(a * b, 2 * n)
-  if op == "/": return np.concatenate([digits_of(a // b, n), digits_of(a % b, n)], 1)
+  if op == "+": return low_digits(a + b, n + 1)
+  if op == "-": return np.concatenate([low_digits(np.abs(a - b), n), np.where(a >= b, STOI["+"], STOI["-"])[:, None]], 1)
+  if op == "*" and scratchpad: return np.concatenate([low_digits(a * (b // 10 ** j % 10), n + 1) for j in range(n)] + [low_digits(a * b, 2 * n)], 1)
+  if op == "*": return low_digits(a * b, 2 * n)
+  if op == "/": return np.concatenate([low_digits(a // b, n), low_digits(a % b, n)], 1)
   raise BadInput("ops", f"unknown operator {op!r}: choose from {OPS}")
 
 def problem_tokens(ops:np.ndarray, a:np.ndarray, b:np.ndarray, n:int, scratchpad:bool=False) -> np.ndarray:
   """Problems ops[i] applied to a[i], b[i] (ops: an array of operator characters), as tokens. (B,) -> (B, 2n+2 + answer_width)"""
   tokens = np.full((len(a), 2 * n + 2 + answer_width(n, scratchpad)), PAD, dtype=np.int64)
-  tokens[:, :n], tokens[:, n + 1:2 * n + 1] = digits_of(a, n)[:, ::-1], digits_of(b, n)[:, ::-1]  # operands as written
+  tokens[:, :n], tokens[:, n + 1:2 * n + 1] = low_digits(a, n)[:, ::-1], low_digits(b, n)[:, ::-1]  # operands as written
   tokens[:, n], tokens[:, 2 * n + 1] = [STOI[op] for op in ops], EQUALS
   for op in set(ops):
     rows = ops == op
@@ -95,14 +115,14 @@ def answer_of(ops:np.ndarray, answers:np.ndarray, n:int, scratchpad:bool=False) 
 def true_answer(op:str, a:int, b:int) -> str:
   return {"+": str(a + b), "-": str(a - b), "*": str(a * b)}.get(op) or f"{a // b} r {a % b}"
 
-def carries(op:str, a:np.ndarray, b:np.ndarray, n:int) -> np.ndarray:
+def schoolbook_carries(op:str, a:np.ndarray, b:np.ndarray, n:int) -> np.ndarray:
   """How many carries or borrows the schoolbook method makes for a op b: + its carries; - the borrows of the larger number
   minus the smaller; * the columns of long multiplication whose sum, with the carry into it, reaches 10; / how many digits
   the quotient has (long division's steps that write a digit). (B,) -> (B,)"""
   if op == "/": return np.char.str_len((a // b).astype(str)) * (a // b > 0)
   count, carry = np.zeros_like(a), np.zeros_like(a)
   if op == "*":
-    da, db = digits_of(a, n), digits_of(b, n)
+    da, db = low_digits(a, n), low_digits(b, n)
     for k in range(2 * n):
       column = sum(da[:, i] * db[:, k - i] for i in range(max(0, k - n + 1), min(k, n - 1) + 1)) + carry
       carry = column // 10
@@ -120,7 +140,8 @@ class CalculatorProblems:
   that never produces one of them, in the padded format; and what turns them into the model's inputs and targets (with
   abacus=True its tokens packed with their places, at random offsets in training: tinyarith.abacus) and its answers into
   exact-match metrics. A problem is coded as op_index * 10^2n + a * 10^n + b, n the longest operand's digits."""
-  def __init__(self, digits:int, ops:str, test_size:int, seed:int, batch_size:int=256, scratchpad:bool=False, abacus:bool=False):
+  def __init__(self, digits:int, ops:str, test_size:int, seed:int, batch_size:int=GPT_DEFAULTS["batch_size"], scratchpad:bool=False,
+               abacus:bool=False):
     if not 1 <= digits <= 6: raise BadInput("digits", f"must be 1 to 6 (a product's 2n digits fit a 64-bit integer), got {digits}")
     if not ops or (bad := set(ops) - set(OPS)) or len(set(ops)) < len(ops):
       raise BadInput("ops", f"must list distinct operators of {OPS!r}, got {ops!r}" + (f" ({''.join(sorted(bad))} is none)" if ops and bad else ""))
@@ -209,7 +230,7 @@ class CalculatorProblems:
     test_exact_by_op_digits {"+3": ...}, test_exact_by_op_carries {"*5": ...}."""
     ops, a, b = self.split(self.held_out)
     decode, lengths, counts = make_greedy_decoder(model), np.maximum(*(np.char.str_len(x.astype(str)) for x in (a, b))), np.zeros_like(a)
-    for op in set(ops): counts[ops == op] = carries(op, a[ops == op], b[ops == op], self.longest)
+    for op in set(ops): counts[ops == op] = schoolbook_carries(op, a[ops == op], b[ops == op], self.longest)
     groups = {"op": ops, "op_digits": np.char.add(ops, lengths.astype(str)), "op_carries": np.char.add(ops, counts.astype(str))}
     def metrics() -> dict:
       written, expected, answer = self.written(decode, ops, a, b)
@@ -220,7 +241,8 @@ class PlainProblems(CalculatorProblems):
   """The plain format's problems (see the module's docstring): training operands of 1 to digits digits, each length
   equally likely, and a held-out set of test_size problems spread evenly over the operators and the operand lengths 1 to
   test_digits, both operands of one length; those of trained lengths are never trained on."""
-  def __init__(self, digits:int, ops:str, test_size:int, seed:int, batch_size:int=256, test_digits:int|None=None, abacus:bool=False):
+  def __init__(self, digits:int, ops:str, test_size:int, seed:int, batch_size:int=GPT_DEFAULTS["batch_size"], test_digits:int|None=None,
+               abacus:bool=False):
     self.test_digits = digits if test_digits is None else test_digits
     if not digits <= self.test_digits <= 9: raise BadInput("test_digits", f"must be from --digits ({digits}) to 9, got {self.test_digits}")
     if "/" in ops: raise BadInput("ops", "division is padded-format only: its quotient and remainder would need a separator")
@@ -287,3 +309,92 @@ def make_problems(data:dict, seed:int, pos:str) -> CalculatorProblems:
     return CalculatorProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data["scratchpad"], pos == "abacus")
   if data["scratchpad"]: raise BadInput("scratchpad", "is padded-format only: drop --format plain")
   return PlainProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data.get("test_digits"), pos == "abacus")
+
+@dataclass(frozen=True)
+class ProblemSettings:
+  digits: int = 2                # per operand, 1 to 6 (padded: every operand zero-padded to this; plain: 1 to this many)
+  ops: str | None = None         # the operators to learn; None: padded OPS, plain PLAIN_OPS
+  format: str = "padded"         # FORMATS: zero-padded operands and answers of fixed width, or numbers as written
+  test_digits: int | None = None  # plain: held-out operands of 1 to this many digits, up to 9; None: digits
+  test_size: int = 4000          # held-out problems, spread evenly over the operators (plain: and the lengths)
+  batch_size: int = GPT_DEFAULTS["batch_size"]  # training problems per step, drawn fresh each step
+  scratchpad: bool = False       # write a product's partial products a * (each digit of b) before it (padded only)
+  def __post_init__(self):
+    if self.format not in FORMATS: raise BadInput("format", f"must be one of {', '.join(FORMATS)}, got {self.format!r}")
+    if self.ops is None: object.__setattr__(self, "ops", OPS if self.format == "padded" else PLAIN_OPS)
+    for name, kind in (("digits", int), ("ops", str), ("test_digits", int), ("test_size", int), ("batch_size", int), ("scratchpad", bool)):
+      value = getattr(self, name)
+      if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+        raise BadInput(name, f"must be {({int: 'an integer', bool: 'True or False', str: 'text'})[kind]}, got {value!r}")
+
+# ---- the run: settings, then training
+
+DEFAULTS = {**defaults_of(Config, RunConfig, ProblemSettings), **GPT_DEFAULTS, "resume": None}
+TRAIN_SAMPLE = 1000  # fixed training problems whose loss draws the train curve
+OP_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "div"}  # for run directory names
+
+def config_of(settings:dict) -> tuple[RunConfig, CalculatorProblems]:
+  """The RunConfig of the settings and its problems; its directory is --resume's, or --out, or runs/<a name from the settings>."""
+  data = asdict(ProblemSettings(**{k: settings[k] for k in defaults_of(ProblemSettings)}))
+  problems = make_problems(data, settings["seed"], settings["pos"])  # checks the data settings first
+  name = "-".join(OP_NAMES[op] for op in data["ops"]) + "-scratch" * data["scratchpad"]
+  if data["format"] == "plain": name += f"-plain-test{problems.test_digits}d-{settings['pos']}"
+  out = settings["resume"] or settings["out"] or f"runs/calculator-{data['digits']}d-{name}-seed{settings['seed']}"
+  return RunConfig.from_flags({**settings, "out": out}, "calculator", data, vocab=len(VOCAB), ctx_len=problems.ctx_len), problems
+
+def run(**settings) -> list[dict]:
+  """Train from Python: settings by the flags' names, the rest their defaults; resume="DIR" goes on with a run. A bad
+  setting raises BadInput naming it. Returns the run's metrics rows."""
+  settings = resolve(settings, DEFAULTS)
+  check_device()
+  (run, problems), resume = config_of(settings), bool(settings["resume"])
+  check_memory(run, run.data["batch_size"], "batch_size")  # before a batch is drawn
+  model, opt = run.build()
+  out = make_run_dir(run, resume)
+  print(f"{run.data['digits']}-digit {' '.join(run.data['ops'])}, {len(problems.held_out)} held-out problems; writing {out}/")
+  train_sample, test_set = problems.arrays(*problems.sample(TRAIN_SAMPLE)), problems.arrays(*problems.test())
+  feed = Data(lambda: tuple(map(Tensor, problems.batch())), {"train": tuple(map(Tensor, train_sample)), "test": tuple(map(Tensor, test_set))},
+              span=target_span(train_sample[1], test_set[1]), extra_metrics=problems.exact_match_metrics(model), rng=problems.rng)
+  rows = train(model, opt, feed, run, resume)
+  print(summary(rows))
+  print("exact match by operator: " + ", ".join(f"{k}: {v['exact']:.4f} (n={v['n']})" for k, v in rows[-1]["test_exact_by_op"].items()))
+  if run.data["format"] == "plain":
+    print("exact match by operand length: " + ", ".join(f"{k}: {v['exact']:.4f}" for k, v in rows[-1]["test_exact_by_op_digits"].items()))
+  print(f"wrote {out}/config.json, metrics.jsonl, checkpoint.json, model.safetensors, loss.png")
+  return rows
+
+# ---- the command line
+
+def knows(config:dict) -> tuple[str, int]:
+  """--ask: the operators the run's model learned and its longest operand."""
+  problems = make_problems(config["data"], 0, config["model"]["pos"])
+  return problems.ops, problems.longest
+
+def answer(config:dict, model, op:str, a:int, b:int) -> tuple[str, str, str]:
+  """--ask: the model's answer to a op b, the true one, and what it wrote."""
+  problems, op, a, b = make_problems(config["data"], 0, config["model"]["pos"]), np.array([op]), np.array([a]), np.array([b])
+  written, _, answered = problems.written(make_greedy_decoder(model), op, a, b)
+  return problems.read(op, written, answered)[0], true_answer(op[0], int(a[0]), int(b[0])), decode(written[0][answered[0]])
+
+def parser() -> cli.ArgumentParser:
+  parser = cli.ArgumentParser(prog="experiments/calculator.py", description=__doc__.split("\n\n")[0])
+  g = parser.add_argument_group("data")
+  cli.option(g, "digits", DEFAULTS, "digits per operand, 1 to 6 (padded: every operand zero-padded to this; plain: training operands "
+             "of 1 to this many)", type=int)
+  cli.option(g, "ops", DEFAULTS, f"the operators to learn, any of {OPS} (default: padded {OPS}, plain {PLAIN_OPS})")
+  cli.option(g, "format", DEFAULTS, "padded: zero-padded operands, answers of fixed width; plain: numbers as written, each answer "
+             "ended by '_' (for length generalisation)", choices=FORMATS)
+  cli.option(g, "test-digits", DEFAULTS, "plain: held-out operands of 1 to this many digits, up to 9 (default: --digits)", type=int)
+  cli.option(g, "test-size", DEFAULTS, "held-out problems, spread evenly over the operators (plain: and the lengths)", type=int)
+  cli.option(g, "batch-size", DEFAULTS, "training problems per step, drawn fresh each step", type=int)
+  cli.option(g, "scratchpad", DEFAULTS, "write a product's partial products a * (each digit of b) before the product (padded only)",
+             action=argparse.BooleanOptionalAction)
+  cli.add_ask_args(g, "123*45")
+  cli.add_model_args(parser, DEFAULTS, POSITIONS)
+  cli.add_train_args(parser, DEFAULTS)
+  return parser
+
+@cli.guarded
+def main(argv:list[str]|None=None):
+  flags = cli.parse(parser(), argv)
+  if not cli.ask(flags, "calculator", "123*45", knows, answer): run(**flags)

@@ -12,7 +12,7 @@ from tinygrad import Tensor
 from tinygrad.nn.state import get_state_dict, safe_load
 from tinyarith import files
 from tinyarith.errors import BadInput
-from tinyarith.model import place
+from tinyarith.model import to_device
 
 RECORD = "checkpoint.json"
 
@@ -131,5 +131,5 @@ def load_runs(run_dirs:list[Path], model, opt, single:dict[str, Tensor]) -> list
     if k not in single: continue
     runs = [s[k].numpy() for s in saved]
     array = runs[0] if single[k].shape == t.shape else np.stack(runs).reshape(t.shape)
-    t.assign(place(array, t.device, t.uop.axis if isinstance(t.device, tuple) else None)).realize()  # split as t is
+    t.assign(to_device(array, t.device, t.uop.axis if isinstance(t.device, tuple) else None)).realize()  # split as t is
   return list(records)

@@ -1,26 +1,23 @@
-"""The command line both experiments share: their flags, --resume, the run directory, and the one error path for bad input
-(one line on stderr, exit 2). Values are checked where they are used (RunConfig, Config, the data); this module names the flag."""
-import argparse, json, os, platform, re, shlex, shutil, signal, sys, threading
-from pathlib import Path
+"""The command line, on top of the library: the experiments' flags (their defaults read from the settings' own, shown in
+--help and otherwise left to run()), --ask, and the one error path: bad input is one line on stderr naming the flag, exit 2;
+a stop says what was kept. The library raises; only this module and the commands that use it exit."""
+import argparse, re, shlex, signal, sys, threading
 from typing import Callable, NoReturn
-from tinygrad import Device, Tensor
-from tinygrad.helpers import DEV
-from tinyarith.config import LATER, RunConfig
+from tinyarith.device import check_device
+from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted, Stop, flag
 from tinyarith.loss import LOSSES, LOSS_DTYPES
 from tinyarith.model import POSITIONS
-from tinyarith import files
-from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted, Stop
+from tinyarith.rundir import load_run
+from tinyarith.settings import as_text
 
 def fail(message:str, code:int=2) -> NoReturn:
   print(f"error: {message}", file=sys.stderr)
   sys.exit(code)
 
-def flag(field:str) -> str: return "--" + field.replace("_", "-")
-
 class ArgumentParser(argparse.ArgumentParser):
   """argparse's, with its errors raised as BadInput naming the setting (guarded prints them as one line, without the usage
-  argparse prints first; the Python API raises them), and any value that begins with a minus and a digit read as a value:
-  argparse takes --lr -1e-3, --shard -1/3 and --ask -3+4 for a flag missing its value."""
+  argparse prints first), and any value that begins with a minus and a digit read as a value: argparse takes --lr -1e-3,
+  --shard -1/3 and --ask -3+4 for a flag missing its value."""
   def __init__(self, **kwargs):
     super().__init__(formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs)
     self._negative_number_matcher = re.compile(r"^-\.?\d")  # no flag of ours begins with a digit
@@ -28,19 +25,11 @@ class ArgumentParser(argparse.ArgumentParser):
     if m := re.fullmatch(r"argument (?:-\w/)?--([\w-]+): (.*)", message, re.S): raise BadInput(m[1].replace("-", "_"), m[2])
     raise BadInput(None, message)
 
-UNPACKED = tuple(p for p in POSITIONS if p != "abacus")  # the --pos choices of an experiment that does not pack digit places
-POSITION_HELP = {"learned": "learned position embeddings", "rope": "rotary", "none": "none (NoPE: only the causal mask orders tokens)",
-                 "abacus": "abacus (each digit's place in its number, McLeish et al. 2024)"}
-
-def add_model_args(parser:argparse.ArgumentParser, positions:tuple[str, ...]=UNPACKED):
-  """The model's flags; positions: the --pos choices (abacus needs an experiment that packs digit places: the calculator)."""
-  g = parser.add_argument_group("model")
-  g.add_argument("--n-layers", type=int, default=1, help="transformer blocks")
-  g.add_argument("--d-model", type=int, default=128, help="width of the residual stream")
-  g.add_argument("--n-heads", type=int, default=4, help="attention heads (must divide --d-model)")
-  g.add_argument("--d-mlp", type=int, default=512, help="hidden width of the MLP")
-  g.add_argument("--layernorm", action=argparse.BooleanOptionalAction, default=False, help="pre-norm LayerNorm")
-  g.add_argument("--pos", choices=positions, default="learned", help=", ".join(POSITION_HELP[p] for p in positions))
+def option(group, name:str, defaults:dict, help:str, **kwargs):
+  """--name, its help ending in the default that defaults holds for it. A flag not given is left out of the parsed flags
+  (argparse.SUPPRESS), so that run() knows which settings the command line set: a resume takes the rest from its run."""
+  if (default := defaults.get(name.replace("-", "_"))) is not None: help += f" (default: {as_text(default)})"
+  group.add_argument(f"--{name}", default=argparse.SUPPRESS, help=help, **kwargs)
 
 MOST_VALUES = 10**6  # values one flag may list
 
@@ -60,172 +49,94 @@ def values(kind:type) -> Callable[[str], object]:
         continue
       try: items.append(kind(part))
       except ValueError: raise argparse.ArgumentTypeError(f"{part!r} is not {what}" + (f", in the list {text!r}" if "," in text else "")) from None
-    if len(set(items)) < len(items): raise argparse.ArgumentTypeError(f"{text!r} lists a value twice")
     return items[0] if len(items) == 1 else items
   parse.__name__ = kind.__name__  # for argparse's "invalid int value" on an unknown error
   return parse
 
 SWEEP = "; a list (a,b,c) sweeps"  # the help of a flag a sweep may list
+POSITION_HELP = {"learned": "learned position embeddings", "rope": "rotary", "none": "none (NoPE: only the causal mask orders tokens)",
+                 "abacus": "abacus (each digit's place in its number, McLeish et al. 2024)"}
+UNPACKED = tuple(p for p in POSITIONS if p != "abacus")  # the --pos choices of an experiment that does not pack digit places
 
-def add_train_args(parser:argparse.ArgumentParser, sweep:bool=False):
+def add_model_args(parser:argparse.ArgumentParser, defaults:dict, positions:tuple[str, ...]=UNPACKED):
+  """The model's flags; positions: the --pos choices (abacus needs an experiment that packs digit places: the calculator)."""
+  g = parser.add_argument_group("model")
+  option(g, "n-layers", defaults, "transformer blocks", type=int)
+  option(g, "d-model", defaults, "width of the residual stream", type=int)
+  option(g, "n-heads", defaults, "attention heads (must divide --d-model)", type=int)
+  option(g, "d-mlp", defaults, "hidden width of the MLP", type=int)
+  option(g, "layernorm", defaults, "pre-norm LayerNorm", action=argparse.BooleanOptionalAction)
+  option(g, "pos", defaults, ", ".join(POSITION_HELP[p] for p in positions), choices=positions)
+
+def add_train_args(parser:argparse.ArgumentParser, defaults:dict, sweep:bool=False):
   """The optimizer's and the loop's flags. sweep=True: --lr, --weight-decay and --seed take lists (values), and --shard and
   --devices split a sweep across machines and devices (tinyarith.sweep)."""
   number, integer, more = (values(float), values(int), SWEEP) if sweep else (float, int, "")
   g = parser.add_argument_group("training")
-  g.add_argument("--lr", type=number, default=1e-3, help="AdamW learning rate" + more)
-  g.add_argument("--beta1", type=float, default=0.9, help="AdamW beta1")
-  g.add_argument("--beta2", type=float, default=0.98, help="AdamW beta2")
-  g.add_argument("--weight-decay", type=number, default=1.0, help="AdamW decoupled weight decay" + more)
-  g.add_argument("--steps", type=int, default=1000, help="optimizer steps")
-  g.add_argument("--eval-every", type=int, default=100, help="steps between reads of the train/test loss and accuracy")
-  g.add_argument("--ckpt-every", type=int, help="steps between checkpoints (default: at every evaluation)")
-  g.add_argument("--seed", type=integer, default=0,
-                 help="seeds the initialisation, the data split and the batch order" + more + (more and ", and so does a range 0-9"))
-  g.add_argument("--loss", choices=LOSSES, default="softmax", help="the cross-entropy of softmax, or of StableMax (Prieto et al. 2025), "
-                 "whose s(x) = x + 1 above 0 and 1/(1 - x) below grows linearly, not exponentially")
-  g.add_argument("--loss-dtype", choices=list(LOSS_DTYPES), default="float64",
-                 help="; ".join(f"{k}: {v}" for k, v in LOSS_DTYPES.items()) + " (the spikes of the blog post this project started from); "
-                 "the logged losses are always the accurate ones")
-  g.add_argument("--grokfast-alpha", type=float, default=0.98, help="Grokfast-EMA (Lee et al. 2024): the decay of the gradients' moving average")
-  g.add_argument("--grokfast-lamb", type=float, default=0.0,
-                 help="Grokfast-EMA: how much of the moving average is added to each gradient (0: off; the paper's 2)")
-  g.add_argument("--out", help="run directory (default: runs/<name from the flags>)")
-  g.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint, with its flags"
-                 + (" (or every run of the sweep in a sweep's directory)" if sweep else "") + "; "
-                 "only --steps, --eval-every and --ckpt-every may change" + (" (and --shard, --devices)" if sweep else ""))
+  option(g, "lr", defaults, "AdamW learning rate" + more, type=number)
+  option(g, "beta1", defaults, "AdamW beta1", type=float)
+  option(g, "beta2", defaults, "AdamW beta2", type=float)
+  option(g, "weight-decay", defaults, "AdamW decoupled weight decay" + more, type=number)
+  option(g, "steps", defaults, "optimizer steps", type=int)
+  option(g, "eval-every", defaults, "steps between reads of the train/test loss and accuracy", type=int)
+  option(g, "ckpt-every", defaults, "steps between checkpoints (default: at every evaluation)", type=int)
+  option(g, "seed", defaults, "seeds the initialisation, the data split and the batch order" + more + (more and ", and so does a range 0-9"),
+         type=integer)
+  option(g, "loss", defaults, "the cross-entropy of softmax, or of StableMax (Prieto et al. 2025), whose s(x) = x + 1 above 0 and "
+         "1/(1 - x) below grows linearly, not exponentially", choices=LOSSES)
+  option(g, "loss-dtype", defaults, "; ".join(f"{k}: {v}" for k, v in LOSS_DTYPES.items()) + " (the spikes of the blog post this "
+         "project started from); the logged losses are always the accurate ones", choices=list(LOSS_DTYPES))
+  option(g, "grokfast-alpha", defaults, "Grokfast-EMA (Lee et al. 2024): the decay of the gradients' moving average", type=float)
+  option(g, "grokfast-lamb", defaults, "Grokfast-EMA: how much of the moving average is added to each gradient (0: off; the paper's 2)",
+         type=float)
+  option(g, "out", defaults, "run directory (default: runs/<name from the flags>)")
+  option(g, "resume", defaults, "continue the run in RUN_DIR from its last checkpoint, with its flags"
+         + (" (or every run of the sweep in a sweep's directory)" if sweep else "") + "; only --steps, --eval-every and --ckpt-every "
+         "may change" + (" (and --shard, --devices)" if sweep else ""), metavar="RUN_DIR")
   if sweep:
     g = parser.add_argument_group("sweeps (a flag given a list: each combination of the values is a run, all trained as one model)")
-    g.add_argument("--shard", type=shard, metavar="I/N", help="I/N: train only the I-th of N equal slices of the sweep's runs (I from 0), "
-                   "e.g. one per machine; python -m tinyarith.sweep merges the slices' directories")
-    g.add_argument("--devices", type=lambda s: tuple(s.split(",")), help="devices to split the runs across, e.g. CUDA:0,CUDA:1 "
-                   "(default: the one DEV names)")
+    option(g, "shard", defaults, "I/N: train only the I-th of N equal slices of the sweep's runs (I from 0), e.g. one per machine; "
+           "python -m tinyarith.sweep merges the slices' directories", metavar="I/N")
+    option(g, "devices", defaults, "devices to split the runs across, e.g. CUDA:0,CUDA:1 (default: the one DEV names)")
 
-GPT_DEFAULTS = dict(n_layers=4, layernorm=True, pos="rope", beta2=0.999, weight_decay=0.01, steps=5000, eval_every=250)  # seed 000's GPT
-
-def add_problem_args(g:argparse._ArgumentGroup, example:str):
-  """The flags of an experiment whose problems are drawn afresh each step and answered by greedy decoding (addition, calculator)."""
-  g.add_argument("--batch-size", type=int, default=256, help="training problems per step, drawn fresh each step")
+def add_ask_args(g:argparse._ArgumentGroup, example:str):
+  """--ask and --run: a question for a trained run's model, instead of training."""
   g.add_argument("--ask", help=f"a question like '{example}' for the model saved in --run")
   g.add_argument("--run", help="run directory whose model --ask uses")
 
-def parse_gpt_args(parser:argparse.ArgumentParser, ask:Callable[[str, str], None], positions:tuple[str, ...]=UNPACKED) -> argparse.Namespace|None:
-  """Add the model's (with these --pos choices) and training's flags with GPT_DEFAULTS and parse the command line; with
-  --ask, answer the question with ask(question, run_dir) and return None."""
-  add_model_args(parser, positions)
-  add_train_args(parser)
-  parser.set_defaults(**GPT_DEFAULTS)
-  args = parse_args(parser)
-  if args.ask is None and args.run: raise BadInput("run", "names the run whose model --ask asks: give --ask too (a new run goes in --out)")
-  if args.ask is None: return args
-  if not args.run: raise BadInput("run", "--ask needs --run RUN_DIR")
-  ask(args.ask, args.run)
+def parse(parser:argparse.ArgumentParser, argv:list[str]|None=None) -> dict:
+  """The flags given on the command line (default: sys.argv), by setting name; those not given are left out."""
+  return vars(parser.parse_args(argv))
 
-def print_answer(question:str, answer, true, written:str, step:int|None):
-  """--ask's line: the model's answer beside the true one, what it wrote, and which weights wrote it."""
-  weights = "model.safetensors" if step is None else f"step {step}"
-  print(f"{question}={answer}  (true {true}, {'right' if answer == true else 'WRONG'}; the model wrote {written}; weights of {weights})")
+QUESTION = re.compile(r"\s*(\d+)\s*(\S)\s*(\d+)\s*")  # a op b
 
-def shard(text:str) -> tuple[int, int]:
-  if not (m := re.fullmatch(r"(\d+)/(\d+)", text.strip())): raise argparse.ArgumentTypeError(f"{text!r} is not I/N, e.g. 0/4")
-  index, count = map(int, m.groups())
-  if not 0 <= index < count: raise argparse.ArgumentTypeError(f"{text} is out of range: I must be 0 to {count - 1} for N = {count}")
-  return index, count
-
-RESUMABLE = {"steps", "eval_every", "ckpt_every", "shard", "devices"}  # how long a run goes on, how often it reports and
-                                                                   # where it runs may change on --resume
-
-def parse_args(parser:argparse.ArgumentParser, argv:list[str]|None=None) -> argparse.Namespace:
-  """Parse argv (default: the command line); with --resume, the run's saved settings are the defaults and must not be
-  contradicted. Also checks that DEV names a device that opens here. Bad input is BadInput naming the flag's dest."""
-  args = parser.parse_args(argv)
-  for name in ("out", "resume"):
-    if getattr(args, name, None) == "": raise BadInput(name, "an empty path names no directory")
-  if getattr(args, "resume", None):
-    if args.out: raise BadInput("out", "--resume continues the run in its own directory: drop --out")
-    try: saved = saved_flags(Path(args.resume))
-    except (OSError, ValueError, KeyError, TypeError) as e:
-      raise BadInput("resume", f"{args.resume}: not a run directory with a readable config.json, nor a sweep's with a sweep.json ({e})") from None
-    parser.set_defaults(**{k: v for k, v in saved.items() if k != "out"})
-    args = parser.parse_args(argv)
-    if diff := [k for k, v in saved.items() if k not in RESUMABLE | {"out"} and getattr(args, k, v) != v]:
-      raise BadInput(diff[0], f"{args.resume} was trained with {flag(diff[0])} {shown(saved[diff[0]])}, not {shown(getattr(args, diff[0]))}")
+def ask(flags:dict, experiment:str, example:str, knows:Callable[[dict], tuple[str, int]],
+        answer:Callable[[dict, object, str, int, int], tuple[str, str, str]]) -> bool:
+  """Answer --ask with the newest model of --run's run and return True; False when flags hold no --ask (and no --run).
+  knows(config) -> the operators the run's model learned and the most digits an operand may have; answer(config, model,
+  op, a, b) -> its answer, the true one and the tokens it wrote."""
+  question, run_dir = flags.pop("ask", None), flags.pop("run", None)
+  if question is None and run_dir: raise BadInput("run", "names the run whose model --ask asks: give --ask too (a new run goes in --out)")
+  if question is None: return False
+  if not run_dir: raise BadInput("run", "--ask needs --run RUN_DIR")
   check_device()
-  return args
+  config, model, step = load_run(run_dir)
+  if config.get("experiment") != experiment:
+    raise BadInput("run", f"{run_dir} is a {config.get('experiment')} run, not {'an' if experiment[0] in 'aeiou' else 'a'} {experiment} run")
+  shown = f"{question[:40]!r}{'...' if len(question) > 40 else ''}"
+  if not (m := QUESTION.fullmatch(question)): raise BadInput("ask", f"wants a question like '{example}', got {shown}")
+  ops, longest = knows(config)
+  if m[2] not in ops: raise BadInput("ask", f"{m[2]!r} is not an operator this model learned: it knows {' '.join(ops)}")
+  if max(len(m[1].lstrip("0")), len(m[3].lstrip("0"))) > longest:  # before int(): Python refuses to parse 4,300 digits or more
+    raise BadInput("ask", f"this model's context holds operands of up to {longest} digits, got {shown}")
+  a, op, b = int(m[1]), m[2], int(m[3])
+  if op == "/" and b == 0: raise BadInput("ask", f"{question.strip()!r} divides by zero")
+  given, true, written = answer(config, model, op, a, b)
+  weights = "model.safetensors" if step is None else f"step {step}"
+  print(f"{a}{op}{b}={given}  (true {true}, {'right' if given == true else 'WRONG'}; the model wrote {written}; weights of {weights})")
+  return True
 
-def argv_of(parser:argparse.ArgumentParser, settings:dict) -> list[str]:
-  """The command line that says what settings say, by flag dest (p=31, train_frac=[0.3, 0.5], seed=range(3), layernorm=True,
-  out=Path(...)): the Python API's settings go through the parser and its checks as the command line's do. None: the default."""
-  actions = {a.dest: a for a in parser._actions if a.option_strings}
-  if unknown := sorted(settings.keys() - actions.keys()): raise TypeError(f"unknown settings {unknown}: see {sorted(actions)}")
-  argv = []
-  for name, value in settings.items():
-    if value is None: continue
-    option = next(o for o in actions[name].option_strings if o.startswith("--"))  # --out of -o/--out; --layernorm of its --no-
-    if isinstance(actions[name], argparse.BooleanOptionalAction):
-      if not isinstance(value, bool): raise BadInput(name, f"must be True or False, got {value!r}")
-      argv.append(option if value else option.replace("--", "--no-", 1))
-      continue
-    if isinstance(value, (list, tuple, range)):
-      if not len(value): raise BadInput(name, "an empty list names no value")
-      value = ",".join(map(str, value))
-    argv.append(f"{option}={value}")  # with "=": a value may begin with a minus
-  return argv
-
-SWEEP_RECORD = "sweep.json"  # in a sweep's directory: the flags it was started with, and each run's outcome (tinyarith.sweep)
-
-def saved_flags(out_dir:Path) -> dict:
-  """The flags, by dest, that a run (its config.json) or a sweep (its sweep.json) was started with."""
-  if not (out_dir / "config.json").exists() and (out_dir / SWEEP_RECORD).exists():
-    return {**LATER, **json.loads((out_dir / SWEEP_RECORD).read_text())["flags"]}  # LATER: a sweep begun before those flags
-  return RunConfig.from_dict(json.loads((out_dir / "config.json").read_text())).flags()
-
-def shown(value) -> str: return ",".join(map(str, value)) if isinstance(value, list) else str(value)
-
-NO_DEVICE = "install a C compiler and an OpenCL driver (apt-get install -y clang pocl-opencl-icd)"
-
-def check_device():
-  """Open the device: DEV's, else the first that works here. The CPU device compiles with the clang binary; where there is
-  none (a bare machine after pip install), tinygrad's own X86 code generator stands in, which needs nothing outside pip."""
-  chosen = os.environ.get("DEV") or None  # DEV="" is unset, for tinygrad too
-  try: opens(Device.DEFAULT)
-  except Exception as e:
-    if chosen is None: return use_x86()
-    raise BadInput(None, f"DEV={chosen} cannot be opened here ({why(e)}); `python -m tinygrad.device` lists what works") from None
-  if Device.DEFAULT == "CPU" and type(Device["CPU"].renderer).__name__ == "ClangRenderer" and shutil.which("clang") is None:
-    if chosen is not None: raise BadInput(None, f"DEV={chosen} needs the clang binary: {NO_DEVICE}")
-    use_x86()
-
-def why(e:Exception) -> str: return str(e).splitlines()[-1] if str(e) else type(e).__name__  # a device error's last line
-
-def opens(device:str):
-  """Run one small kernel on device and read its result back: a device that opens but cannot compile (DEV=CL:99) or
-  cannot copy out (DEV=NULL) fails here, before the run writes anything."""
-  if (Tensor([1.0], device=device) + 1).item() != 2.0: raise RuntimeError(f"1 + 1 is not 2 on {device}")
-
-def use_x86():
-  if platform.machine() not in ("x86_64", "AMD64"): raise BadInput(None, f"tinygrad found no device to run on: {NO_DEVICE}")
-  DEV.value = os.environ["DEV"] = "CPU:X86"  # os.environ too: for the processes tinygrad spawns
-  try: opens(Device.DEFAULT)
-  except Exception: raise BadInput(None, f"tinygrad found no device to run on: {NO_DEVICE}") from None
-  print(f"note: no clang and no OpenCL driver here, so tinygrad's X86 code generator runs on the CPU; for the faster clang: {NO_DEVICE}",
-        file=sys.stderr)
-
-def run_config(args:argparse.Namespace, experiment:str, data:dict, default_out:str, **shape) -> RunConfig:
-  """The RunConfig of the flags; shape gives the model's vocab, ctx_len and n_out, which the data sets. The run directory is
-  --resume's, or --out (default: runs/<default_out>)."""
-  return RunConfig.from_flags({**vars(args), "out": args.resume or args.out or f"runs/{default_out}"}, experiment, data, **shape)
-
-def make_run_dir(run:RunConfig, resume:bool) -> Path:
-  """The run directory, created; a fresh run never overwrites a checkpointed one, nor one that another process writes
-  (train() holds the lock; this says so before the run builds anything)."""
-  out, field = Path(run.out), "resume" if resume else "out"
-  files.check_free(out, field)
-  if not resume and (out / "checkpoint.json").exists():
-    raise BadInput("out", f"{out} already holds a run: continue it with --resume {shlex.quote(str(out))}, or choose another --out")
-  files.make_dir(out, field)
-  return out
-
-def guarded(main:Callable[[], None]) -> Callable[[], None]:
+def guarded(main:Callable[..., None]) -> Callable[..., None]:
   """Run main. Bad input (BadInput, from wherever the library found it) is one line naming its flag, exit 2; a diverged
   run or a full disk exits 1; an interrupt (SIGINT, or SIGTERM: raised as Stop wherever the training loop does not catch
   it first) says what was kept and how to go on, and exits 128 + the signal's number, as a shell does. Any other exception
@@ -259,4 +170,4 @@ def guarded(main:Callable[[], None]) -> Callable[[], None]:
 
 def stop(signum, frame): raise Stop()
 
-def resume_command(out_dir:Path) -> str: return f"python {shlex.quote(sys.argv[0])} --resume {shlex.quote(str(out_dir))}"
+def resume_command(out_dir) -> str: return f"python {shlex.quote(sys.argv[0])} --resume {shlex.quote(str(out_dir))}"

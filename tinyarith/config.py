@@ -9,7 +9,7 @@ from tinyarith.errors import BadInput
 from tinyarith.grokfast import Grokfast
 from tinyarith.loss import LOSSES, LOSS_DTYPES
 from pathlib import Path
-from tinyarith.model import RUN_RANK, Config, Transformer, place
+from tinyarith.model import RUN_RANK, Config, Transformer, to_device
 
 def adamw(model, lr:float|list[float]=1e-3, beta1:float=0.9, beta2:float=0.98, weight_decay:float|list[float]=1.0) -> AdamW:
   """AdamW with decoupled weight decay. Lists give each run of a stacked model (model.stack) its own learning rate and weight
@@ -17,7 +17,8 @@ def adamw(model, lr:float|list[float]=1e-3, beta1:float=0.9, beta2:float=0.98, w
   if not isinstance(lr, (list, tuple)) and not isinstance(weight_decay, (list, tuple)):
     return AdamW(get_parameters(model), lr=lr, b1=beta1, b2=beta2, weight_decay=weight_decay)
   opt = AdamW(get_parameters(model), lr=1.0, b1=beta1, b2=beta2, weight_decay=0.0)
-  per_run = lambda v: place(np.array(v, dtype=np.float32).reshape(-1, *[1] * (RUN_RANK - 1)), opt.device)  # (R, 1, 1, 1), split as the weights are
+  # (R, 1, 1, 1), split across devices as the weights are
+  per_run = lambda v: to_device(np.array(v, dtype=np.float32).reshape(-1, *[1] * (RUN_RANK - 1)), opt.device)
   opt.lr, opt.wd = per_run(lr), per_run(weight_decay)
   return opt
 

@@ -1,11 +1,9 @@
 """Batched greedy decoding of fixed-length answers, one JIT capture for every step, and exact-match accuracy."""
-from typing import Callable
 import numpy as np
 from tinygrad import Tensor, TinyJit
 from tinygrad.nn.state import get_state_dict
-from tinyarith.data import addition_tokens, carries
+from tinyarith.batches import chunk_size
 from tinyarith.stepcache import KeptJit, model_key
-from tinyarith.train import chunk_size
 
 def make_greedy_decoder(model):
   """decode(tokens (B, T), start) -> tokens with the positions from start on (an int, or each row's, (B,)) replaced by the
@@ -39,17 +37,3 @@ def exact_match(predicted:np.ndarray, expected:np.ndarray, groups:dict[str, np.n
   for name, keys in groups.items():
     out[f"exact_by_{name}"] = {str(k): {"n": int((keys == k).sum()), "exact": float(right[keys == k].mean())} for k in np.unique(keys)}
   return out
-
-def addition_answers(decode, a:np.ndarray, b:np.ndarray, digits:int, reverse:bool) -> np.ndarray:
-  """A greedy decoder's answer digits to a+b, in the order the model writes them. (B,) -> (B, digits+1)"""
-  start = 2 * digits + 2  # after "a+b="
-  prompt = addition_tokens(a, b, digits, reverse)
-  prompt[:, start:] = 0
-  return decode(prompt, start)[:, start:]
-
-def addition_exact_match(model, a:np.ndarray, b:np.ndarray, digits:int, reverse:bool) -> Callable[[], dict]:
-  """A metrics function for train(): exact match of the model's greedy answers to the problems a+b, overall, by number of
-  carries and by operand length (the longer operand's digits)."""
-  decode, expected = make_greedy_decoder(model), addition_tokens(a, b, digits, reverse)[:, 2 * digits + 2:]
-  groups = {"carries": carries(a, b, digits), "operand_digits": np.maximum(*(np.char.str_len(x.astype(str)) for x in (a, b)))}
-  return lambda: {f"test_{k}": v for k, v in exact_match(addition_answers(decode, a, b, digits, reverse), expected, groups).items()}

@@ -3,6 +3,8 @@ module may raise them and the command line (tinyarith.cli) turns each into one l
 import signal
 from pathlib import Path
 
+def flag(field:str) -> str: return "--" + field.replace("_", "-")  # how the command line names a setting
+
 class BadInput(ValueError):
   """Input the library refuses. `field` names the setting (a Config or RunConfig field, a data setting, "resume"), which
   the command line shows as its flag; None when it is not one setting."""

@@ -3,13 +3,13 @@ gradients. Each gradient g gets lamb times its exponential moving average h adde
 h = alpha h + (1 - alpha) g, with h = g at the first step (as the paper's gradfilter_ema). Inside the JIT'd train step."""
 import numpy as np
 from tinygrad import Tensor
-from tinyarith.model import place
+from tinyarith.model import to_device
 
 class Grokfast:
   def __init__(self, params:list[Tensor], alpha:float, lamb:float):
     self.alpha, self.lamb = alpha, lamb
     self.ema = [Tensor.zeros_like(p).contiguous().realize() for p in params]  # split across devices as its weight is
-    self.started = place(np.zeros(1, dtype=np.float32), params[0].device, axis=None)  # 0 until the first step: then h = g
+    self.started = to_device(np.zeros(1, dtype=np.float32), params[0].device, axis=None)  # 0 until the first step: then h = g
 
   def filter(self, params:list[Tensor]) -> list[Tensor]:
     """Add lamb h to each param's gradient, h updated with it; returns the state to realize with the step. The state is

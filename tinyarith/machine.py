@@ -2,8 +2,9 @@
 "native", so a cache copied to, or shared with, a machine with another CPU would hand it binaries it cannot run (SIGILL, or
 silently wrong numbers), and searched kernels tuned for other cores. tinyarith keeps tinygrad's cache database in a file
 named after this key instead, unless CACHEDB is set. Imports nothing of tinygrad: it runs before tinygrad reads CACHEDB."""
-import hashlib, os, platform
+import hashlib, os, platform, shutil, sys
 from importlib.metadata import version
+from importlib.util import find_spec
 from pathlib import Path
 
 def cpu_description() -> str:
@@ -20,11 +21,29 @@ def machine_key(cpu:str|None=None, cpus:int|None=None, tinygrad:str|None=None) -
            tinygrad or version("tinygrad"))
   return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
+def cache_dir() -> Path: return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tinygrad"
+
 def cache_db() -> str:
   """Where tinyarith keeps tinygrad's cache database: beside tinygrad's own (which is left as it is), one file per machine."""
-  cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-  return str(cache / "tinygrad" / f"tinyarith-{machine_key()}.db")
+  return str(cache_dir() / f"tinyarith-{machine_key()}.db")
 
 def use_machine_cache():
   """Point tinygrad at this machine's cache database, unless the user chose one (CACHEDB). Before tinygrad is imported."""
   os.environ.setdefault("CACHEDB", cache_db())
+
+def use_zig_without_clang():
+  """tinygrad's CPU device compiles its kernels, and four helper programs of its own whatever its code generator, with the
+  clang binary. Where there is none and CC is unset, point CC at zig's clang (pip install ziglang) through zigcc.py, if
+  it is installed. Before tinygrad reads CC."""
+  if "CC" in os.environ or shutil.which("clang") or (spec := find_spec("ziglang")) is None or spec.origin is None: return
+  if not (zig := Path(spec.origin).parent / "zig").is_file(): return
+  os.environ["TINYARITH_ZIG"] = str(zig)
+  launcher = cache_dir() / "tinyarith-zigcc"
+  text = f"#!/bin/sh\nexec '{sys.executable}' '{Path(__file__).parent / 'zigcc.py'}' \"$@\"\n"
+  if not launcher.exists() or launcher.read_text() != text:
+    launcher.parent.mkdir(parents=True, exist_ok=True)
+    tmp = launcher.with_name(f"{launcher.name}.{os.getpid()}")
+    tmp.write_text(text)
+    tmp.chmod(0o755)
+    tmp.replace(launcher)  # whole or absent: another process may be starting too
+  os.environ["CC"] = str(launcher)

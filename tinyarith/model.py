@@ -24,6 +24,7 @@ class Config:
   def __post_init__(self):
     for name in ("vocab", "ctx_len", "n_layers", "d_model", "n_heads", "d_mlp"):
       if not isinstance(v := getattr(self, name), int) or v < 1: raise BadInput(name, f"must be a positive integer, got {v!r}")
+    if not isinstance(self.layernorm, bool): raise BadInput("layernorm", f"must be True or False, got {self.layernorm!r}")
     if self.d_model % self.n_heads: raise BadInput("n_heads", f"must divide d_model ({self.d_model}), got {self.n_heads}")
     if self.pos not in POSITIONS: raise BadInput("pos", f"must be one of {', '.join(POSITIONS)}, got {self.pos!r}")
     if self.pos == "rope" and self.d_head % 2: raise BadInput("pos", f"rope needs an even head size (d_model / n_heads), got {self.d_head}")
@@ -134,7 +135,7 @@ class Transformer:
 
 RUN_RANK = 4  # rank of a stacked weight: the activations of stacked runs are (R, B, T, C)
 
-def place(array:np.ndarray, device:str|tuple[str, ...], axis:int|None=0) -> Tensor:
+def to_device(array:np.ndarray, device:str|tuple[str, ...], axis:int|None=0) -> Tensor:
   """array as a realized Tensor on device, or, on a tuple of devices, split across them on axis (a stack's run axis; None:
   a whole copy on each). A read-only or strided array (a broadcast view) is copied first: OpenCL's copy-in takes the address of
   a writable, contiguous buffer."""

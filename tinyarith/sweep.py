@@ -6,21 +6,25 @@ steps to 95% and 99% test accuracy), phase.png (two swept flags' grid, each cell
 
   python -m tinyarith.sweep SWEEP_DIR... [-o OUT] [--axes FLAG FLAG]   # merge the slices (--shard I/N) of a sweep
 """
-import argparse, itertools, json, math, signal, sys
+import itertools, json, math, re, signal, sys
 from pathlib import Path
 from typing import Callable
 import numpy as np
 from tinygrad import Device, Tensor
 from tinygrad.nn.state import get_parameters
+from matplotlib.colors import LogNorm
 from tinyarith import checkpoint, cli, files
+from tinyarith.batches import stack_rows
 from tinyarith.config import RunConfig, check_memory, optimizer
-from tinyarith.errors import BadInput, Diverged, Interrupted
+from tinyarith.device import opens, why
+from tinyarith.errors import BadInput, Diverged, Interrupted, flag
+from tinyarith.figures import plot_runs, plt, save
 from tinyarith.loss import target_span
 from tinyarith.metrics import first_step, read_metrics
-from tinyarith.model import Transformer, place, stack
-from matplotlib.colors import LogNorm
-from tinyarith.plot import plot_runs, plt, save
-from tinyarith.train import Data, stack_rows, train
+from tinyarith.model import Transformer, stack, to_device
+from tinyarith.rundir import SWEEP_RECORD, saved_settings
+from tinyarith.settings import RESUMABLE, as_text
+from tinyarith.train import Data, train
 
 SWEPT = {"seed": "seed", "train_frac": "frac", "weight_decay": "wd", "lr": "lr"}  # flags a sweep may list -> their names in run names
 NOT_SWEEP_FLAGS = ("out", "resume", "shard", "devices")  # where and how a sweep runs, not what it computes
@@ -41,7 +45,15 @@ def sweep_name(flags:dict) -> str:
     return "_".join(f"{x:g}" for x in v)
   return "-".join(f"{SWEPT[k]}{values(flags[k])}" for k in SWEPT if isinstance(flags[k], list))
 
-def shard(items:list, index_count:tuple[int, int]|None) -> list:
+def parse_shard(text:str|None) -> tuple[int, int]|None:
+  """--shard's "I/N" as (I, N); None: the whole sweep."""
+  if text is None: return None
+  if not (m := re.fullmatch(r"(\d+)/(\d+)", str(text).strip())): raise BadInput("shard", f"{text!r} is not I/N, e.g. 0/4")
+  index, count = map(int, m.groups())
+  if not 0 <= index < count: raise BadInput("shard", f"{text} is out of range: I must be 0 to {count - 1} for N = {count}")
+  return index, count
+
+def slice_of(items:list, index_count:tuple[int, int]|None) -> list:
   """The index-th of count slices of items, as equal as can be (None: all of them)."""
   if index_count is None: return items
   index, count = index_count
@@ -59,41 +71,42 @@ def build(runs:list[RunConfig], devices:tuple[str, ...]|None=None):
 
 Split = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x_train, y_train, x_test, y_test
 
-def run(args:argparse.Namespace, name:str, config_of:Callable[[argparse.Namespace], RunConfig], split_of:Callable[[RunConfig], Split],
+def run(settings:dict, name:str, config_of:Callable[[dict], RunConfig], split_of:Callable[[RunConfig], Split],
         measure:Callable[[Transformer, list[Split]], Callable[[], list[dict]]]|None=None) -> list[dict]:
-  """Train the sweep that args lists (its --shard slice, across --devices) into runs/<name>-<swept flags>/ (or --out, or
-  --resume's), then write its summary and pictures, and return its runs' outcomes (merge). config_of makes a run's RunConfig
-  from flags of one value each; split_of its data; measure(stacked model, splits), if given, each run's further metrics
+  """Train the sweep that settings list (its shard's slice, across its devices) into runs/<name>-<swept settings>/ (or out,
+  or resume's), then write its summary and pictures, and return its runs' outcomes (merge). config_of makes a run's RunConfig
+  from settings of one value each; split_of its data; measure(stacked model, splits), if given, each run's further metrics
   at each evaluation (Data.extra_metrics). Everything is checked before anything is written, the memory it needs before
   anything grows. A stopped or diverged sweep still writes its summary; a full disk or a bug writes nothing more."""
-  flags = {k: v for k, v in vars(args).items() if k not in NOT_SWEEP_FLAGS}
-  out, resume = Path(args.resume or args.out or f"runs/{name}-{sweep_name(flags)}"), bool(args.resume)
-  config = lambda s: config_of(argparse.Namespace(**{**vars(args), **s, "resume": None, "out": str(out / run_name(s))}))
+  flags = {k: v for k, v in settings.items() if k not in NOT_SWEEP_FLAGS}
+  out, resume = Path(settings["resume"] or settings["out"] or f"runs/{name}-{sweep_name(flags)}"), bool(settings["resume"])
+  part = parse_shard(settings["shard"])
+  config = lambda s: config_of({**settings, **s, "resume": None, "out": str(out / run_name(s))})
   first = {k: listed(flags[k])[0] for k in SWEPT}
   probe = [config({**first, "train_frac": f}) for f in listed(flags["train_frac"])]  # only the fraction sets a split's size
-  n_runs = len(shard(range(math.prod(len(listed(flags[k])) for k in SWEPT)), args.shard))
+  n_runs = len(slice_of(range(math.prod(len(listed(flags[k])) for k in SWEPT)), part))
   widest = max((k for k in SWEPT if isinstance(flags[k], list)), key=lambda k: len(flags[k]))
   check_memory(probe[0], max(len(split_of(r)[0]) for r in probe), widest, n_runs)  # before the grid: thousands of runs grow it
-  runs = [config(s) for s in shard(grid(flags), args.shard)]  # each checked: a bad value is BadInput naming its flag
-  devices = check_devices(args.devices, len(runs))
-  check_dirs(out, runs, flags, resume, args.shard)
+  runs = [config(s) for s in slice_of(grid(flags), part)]  # each checked: a bad value is BadInput naming its setting
+  devices = check_devices(settings["devices"], len(runs))
+  check_dirs(out, runs, flags, resume, part)
   splits = [split_of(r) for r in runs]
-  record = out / cli.SWEEP_RECORD  # a resume killed outright (no summary merged at its end) keeps the one it began with
+  record = out / SWEEP_RECORD  # a resume killed outright (no summary merged at its end) keeps the one it began with
   before = json.loads(record.read_text()).get("runs", []) if resume and record.exists() else []
   with files.full_disk_is_diskfull(out, lambda: checkpoint.saved_step([Path(r.out) for r in runs]) if resume else None):
     write_summary(out, flags, before)
-  on = lambda a: place(a, devices or Device.DEFAULT)
+  on = lambda a: to_device(a, devices or Device.DEFAULT)
   (x_train, y_train), (x_test, y_test) = (stack_rows([(s[i], s[i + 1]) for s in splits]) for i in (0, 2))
   train_set, test_set = (on(x_train), on(y_train)), (on(x_test), on(y_test))
   span = target_span(*(s[1] for s in splits), *(s[3] for s in splits))
-  print(f"{len(runs)} runs{'' if args.shard is None else f' (slice {args.shard[0]}/{args.shard[1]})'} trained as one model"
+  print(f"{len(runs)} runs{'' if part is None else f' (slice {part[0]}/{part[1]})'} trained as one model"
         f"{f' across {len(devices)} devices' if devices else ''}; writing {out}/")
   model, opt = build(runs, devices)
   data = Data(lambda: train_set, {"train": train_set, "test": test_set}, span=span, extra_metrics=measure and measure(model, splits))
   stopped = None
   try: train(model, opt, data, runs, resume)
   except (Interrupted, Diverged) as e: stopped = e  # what was trained is summarised all the same
-  try: outcomes = merge([out], out, quiet=args.shard is not None)
+  try: outcomes = merge([out], out, quiet=part is not None)
   except KeyboardInterrupt as e:
     saved = checkpoint.saved_step([Path(r.out) for r in runs])
     raise Interrupted(getattr(stopped, "step", saved), getattr(e, "signum", signal.SIGINT), out, saved, plotted=False) from None
@@ -101,34 +114,36 @@ def run(args:argparse.Namespace, name:str, config_of:Callable[[argparse.Namespac
   if stopped: raise stopped
   return outcomes
 
-def check_devices(devices:tuple[str, ...]|None, n_runs:int) -> tuple[str, ...]|None:
+def check_devices(devices:str|list[str]|tuple[str, ...]|None, n_runs:int) -> tuple[str, ...]|None:
+  """--devices ("CUDA:0,CUDA:1", or a list of names) as a tuple of devices that open here; None: DEV's device alone."""
   if not devices: return None
+  devices = tuple(devices.split(",")) if isinstance(devices, str) else tuple(devices)
   if len(set(devices)) < len(devices) or len(devices) > n_runs:
     raise BadInput("devices", f"{','.join(devices)}: give distinct devices, at most one per run ({n_runs} runs)")
   for device in devices:
-    try: cli.opens(device)
-    except Exception as e: raise BadInput("devices", f"{device} cannot be opened here ({cli.why(e)})") from None
+    try: opens(device)
+    except Exception as e: raise BadInput("devices", f"{device} cannot be opened here ({why(e)})") from None
   return devices
 
 def recorded_flags(sweep_dir:Path, field:str|None) -> dict|None:
   """The flags sweep_dir's sweep.json records, None where it has none; an unreadable one is BadInput naming field."""
-  if not (Path(sweep_dir) / cli.SWEEP_RECORD).exists(): return None
-  try: return cli.saved_flags(Path(sweep_dir))
-  except (OSError, ValueError, KeyError, TypeError) as e: raise BadInput(field, f"{Path(sweep_dir) / cli.SWEEP_RECORD} is unreadable ({e})") from None
+  if not (Path(sweep_dir) / SWEEP_RECORD).exists(): return None
+  try: return saved_settings(Path(sweep_dir))
+  except (OSError, ValueError, KeyError, TypeError) as e: raise BadInput(field, f"{Path(sweep_dir) / SWEEP_RECORD} is unreadable ({e})") from None
 
-def check_dirs(out:Path, runs:list[RunConfig], flags:dict, resume:bool, shard_:tuple[int, int]|None):
+def check_dirs(out:Path, runs:list[RunConfig], flags:dict, resume:bool, part:tuple[int, int]|None):
   """Refuse, before writing anything: another sweep's directory, a fresh sweep over checkpointed runs, a run another process
   writes, a directory that cannot be written; and a resume whose runs have no checkpoint to go on from, or have run past --steps."""
   field = "resume" if resume else "out"
   if (theirs := recorded_flags(out, field)) is not None:
-    if diff := [k for k in flags if k not in cli.RESUMABLE and theirs.get(k) != flags[k]]:
-      raise BadInput(field, f"{out} holds a sweep with {cli.flag(diff[0])} {cli.shown(theirs.get(diff[0]))}, not {cli.shown(flags[diff[0]])}")
+    if diff := [k for k in flags if k not in RESUMABLE and theirs.get(k) != flags[k]]:
+      raise BadInput(field, f"{out} holds a sweep with {flag(diff[0])} {as_text(theirs.get(diff[0]))}, not {as_text(flags[diff[0]])}")
   elif (out / "config.json").exists(): raise BadInput(field, f"{out} holds a run, not a sweep")
   for r in runs: files.check_free(Path(r.out), field)
   if resume:
     steps = {r.out: (checkpoint.record_of(r.out)["step"] if (Path(r.out) / checkpoint.RECORD).exists() else None) for r in runs}
     if lacking := [Path(d).name for d, step in steps.items() if step is None]:
-      hint = ": a slice resumes with the --shard I/N it was trained with" if shard_ is None and len(lacking) < len(runs) else ""
+      hint = ": a slice resumes with the --shard I/N it was trained with" if part is None and len(lacking) < len(runs) else ""
       raise BadInput("shard" if hint else "resume", f"{out} holds no checkpoint of {len(lacking)} of the {len(runs)} runs to resume "
                                                     f"({lacking[0]}{', ...' if len(lacking) > 1 else ''}){hint}")
     if (done := min(steps.values())) > runs[0].steps:
@@ -157,12 +172,12 @@ def merge(sweep_dirs:list[Path], out:Path, axes:tuple[str, str]|None=None, quiet
   sweeps, bad axes or an out that cannot be written are BadInput, raised before anything is written."""
   records = {d: recorded_flags(d, None) for d in sweep_dirs}
   if bare := next((d for d, f in records.items() if f is None), None):
-    raise BadInput(None, f"SWEEP_DIR {bare} is not a sweep's directory (it has no {cli.SWEEP_RECORD})")
+    raise BadInput(None, f"SWEEP_DIR {bare} is not a sweep's directory (it has no {SWEEP_RECORD})")
   flags = records[sweep_dirs[0]]
   for d, theirs in records.items():
     if diff := next((k for k in flags.keys() | theirs.keys() if flags.get(k) != theirs.get(k)), None):
-      raise BadInput(None, f"SWEEP_DIR {sweep_dirs[0]} and {d} hold different sweeps: {cli.flag(diff)} {cli.shown(flags.get(diff))} "
-                           f"there, {cli.shown(theirs.get(diff))} here")
+      raise BadInput(None, f"SWEEP_DIR {sweep_dirs[0]} and {d} hold different sweeps: {flag(diff)} {as_text(flags.get(diff))} "
+                           f"there, {as_text(theirs.get(diff))} here")
   x_key, y_key = phase_axes(flags, axes)
   files.make_dir(Path(out), "out")
   names, found = {run_name(s): s for s in grid(flags)}, {}
@@ -182,7 +197,7 @@ def merge(sweep_dirs:list[Path], out:Path, axes:tuple[str, str]|None=None, quiet
   return runs
 
 def write_summary(out:Path, flags:dict, runs:list[dict]):
-  files.write_text(out / cli.SWEEP_RECORD, json.dumps({"flags": flags, "runs": runs}, indent=1) + "\n")
+  files.write_text(out / SWEEP_RECORD, json.dumps({"flags": flags, "runs": runs}, indent=1) + "\n")
 
 def report(runs:list[dict]) -> str:
   """How many runs reached 95% and 99% test accuracy, and the median steps of those that did."""
@@ -226,7 +241,7 @@ def phase_diagram(runs:list[dict], flags:dict, out:Path, x_key:str, y_key:str|No
     for j in range(len(xs)): ax.text(j, i, text[i, j], ha="center", va="center", fontsize=8, color="black" if bright(shown[i, j]) else "white")
   ax.set_xticks(range(len(xs)), [f"{x:g}" for x in xs])
   ax.set_yticks(range(len(ys)), [f"{y:g}" for y in ys] if y_key else [""])
-  ax.set(xlabel=cli.flag(x_key), ylabel=cli.flag(y_key) if y_key else "")
+  ax.set(xlabel=flag(x_key), ylabel=flag(y_key) if y_key else "")
   if len(finite): fig.colorbar(image, ax=ax, label="median steps to 95% test accuracy")
   ax.set_title("median steps to 95% test accuracy\n(runs that got there / runs)", fontsize=9)
   fig.tight_layout()
@@ -245,6 +260,6 @@ def main(argv:list[str]|None=None):
   runs = merge(args.sweep_dirs, out, tuple(args.axes) if args.axes else None)
   print(report(runs))
   ran = any(r["steps_to_95"] != "not run" for r in runs)  # merge draws only the runs that ran
-  print(f"wrote {out / cli.SWEEP_RECORD}" + (f", {out / 'phase.png'}, {out / 'loss.png'}" if ran else " (no run has run: no pictures)"))
+  print(f"wrote {out / SWEEP_RECORD}" + (f", {out / 'phase.png'}, {out / 'loss.png'}" if ran else " (no run has run: no pictures)"))
 
 if __name__ == "__main__": main()

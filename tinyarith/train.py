@@ -7,36 +7,19 @@ from pathlib import Path
 from typing import Callable
 import numpy as np
 from tinygrad import Tensor, TinyJit, Context, Device
-from tinygrad.helpers import round_up, tqdm
+from tinygrad.helpers import tqdm
 from tinygrad.engine import worker
-from tinygrad.nn.state import get_state_dict, safe_load, load_state_dict
+from tinygrad.nn.state import get_state_dict
+from tinyarith.batches import Batch, chunks, pad_rows
 from tinyarith.loss import IGNORE, cross_entropy, correct, kept_axes
-from tinyarith.model import Config, Transformer, place
 from tinyarith import checkpoint, files
 from tinyarith.config import RunConfig
 from tinyarith.errors import BadInput, Diverged, Interrupted
+from tinyarith.figures import draw_run
 from tinyarith.metrics import MetricsLog, read_metrics
 from tinyarith.stepcache import KeptJit, model_key
 
-Batch = tuple[Tensor, Tensor]  # tokens (B, T), targets (B, T)
-
 SYNC_EVERY = 4  # steps queued on the device at most: the bar counts finished steps, and a stop waits for no more than these
-ROWS = 64  # batches are padded to a multiple of this many rows
-
-def pad_rows(x:Tensor, y:Tensor, multiple:int=ROWS) -> Batch:
-  """Pad a batch to a multiple of `multiple` rows with rows whose targets are all IGNORE, which leaves the loss and accuracy
-  as they are. The CPU code generator tiles a matmul only over row counts with small factors: the grokking set's
-  3830 = 2·5·383 rows ran 2.5x slower than 3840."""
-  pad = -x.shape[-2] % multiple  # rows are the second-last axis: (B, T), or (R, B, T) for stacked runs
-  rows = lambda t: ((0, 0),) * (t.ndim - 2) + ((0, pad), (0, 0))
-  return x.pad(rows(x)), y.pad(rows(y), value=IGNORE)
-
-def stack_rows(batches:list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-  """The batches of stacked runs, (B_r, T) each, as one (R, max B_r, T) pair, the shorter padded with ignored rows."""
-  n = max(len(x) for x, _ in batches)
-  pad = lambda t, value: np.pad(t, ((0, n - len(t)), (0, 0)), constant_values=value)
-  return np.stack([pad(x, 0) for x, _ in batches]), np.stack([pad(y, IGNORE) for _, y in batches])
-
 def make_train_step(model, opt, span:slice=slice(None), runs:bool=False, loss:str="softmax",
                     loss_dtype:str="float64") -> Callable[[Tensor, Tensor], Tensor]:
   """A JIT'd step on a batch x, y (B, T) whose kept targets all lie in the positions span (see loss.target_span), returning
@@ -53,22 +36,6 @@ def make_train_step(model, opt, span:slice=slice(None), runs:bool=False, loss:st
     return value.realize(*state, *opt.schedule_step())
   key = model_key(model, opt, getattr(opt, "grokfast", None), span=str(span), runs=runs, loss=loss, loss_dtype=loss_dtype)
   return KeptJit(train_step, "train", key, lambda: checkpoint.training_state(model, opt))
-
-EVAL_POSITIONS = 6144  # rows × positions evaluated at once (512 addition problems): each JIT holds the activations of one
-                       # chunk, which sets a run's peak memory; a chunk more costs ~4 ms of launches and reads per evaluation
-
-def chunk_size(n:int, positions:int) -> int:
-  """Rows per chunk for a set of n rows of `positions` tokens: the fewest chunks within EVAL_POSITIONS, of one size in whole
-  ROWS. Sets of one size share one captured step (addition's train sample and test set: 512 rows)."""
-  most = max(ROWS, EVAL_POSITIONS // positions // ROWS * ROWS)
-  return round_up(math.ceil(n / math.ceil(n / most)), ROWS)
-
-def chunks(x:Tensor, y:Tensor) -> list[Batch]:
-  """A set (B, T), or a stack of runs' sets (R, B, T), cut into chunks of rows, the last padded with ignored rows. Cut on the
-  host: slices of a device Tensor scheduled two kernels per chunk, 1.5 s of a start."""
-  size = chunk_size(x.shape[-2], x.shape[-1] * (x.shape[0] if x.ndim == 3 else 1))
-  xs, ys = (t.numpy() for t in pad_rows(x, y, size))
-  return [(place(xs[..., i:i + size, :], x.device), place(ys[..., i:i + size, :], x.device)) for i in range(0, xs.shape[-2], size)]
 
 def make_evaluator(model, span:slice=slice(None), runs:bool=False, loss:str="softmax") -> Callable[[list[Batch]], tuple]:
   """evaluate(chunks(x, y)) -> (loss, accuracy) over the kept targets of the set x, y (each run's, two (R,) arrays, with
@@ -159,7 +126,7 @@ def logged_rows(out_dir:Path, first:int) -> list[dict]:
         file=sys.stderr)
   return []
 
-def progress(rows:list[list[dict]]) -> str:
+def bar_text(rows:list[list[dict]]) -> str:
   """The progress bar's description: the last losses of a run, or of a sweep their medians and how many runs are at 95%."""
   last = [r[-1] for r in rows]
   if len(last) == 1: return " ".join(f"{k} {v:.3g}" for k, v in last[0].items() if k.endswith(("_loss", "exact")))
@@ -233,14 +200,13 @@ def train_locked(model, opt, data:Data, runs:list[RunConfig], stacked:bool, resu
         if step % SYNC_EVERY == 0: Device[Device.DEFAULT].synchronize()
         if step % run.eval_every == 0 or step == run.steps:
           evaluate(step)
-          bar.set_description(progress(rows))
+          bar.set_description(bar_text(rows))
         if step % ckpt_every == 0 or step == run.steps or stop: save(step)
         if stop: raise Interrupted(step, stop[0], where, saved)
     for out_dir, state in zip(out_dirs, states()):
       files.write_tensors(out_dir / "model.safetensors", {k.removeprefix("model."): a for k, a in state.items() if k.startswith("model.")})
   except KeyboardInterrupt as e: raise Interrupted(step, getattr(e, "signum", signal.SIGINT), where, saved) from None  # a second signal: at once
   finally:  # however the run ends, its log is closed and its plot drawn
-    from tinyarith.plot import draw_run  # here: matplotlib takes 0.3 s of every start to import
     for log in logs:
       try: log.close()
       except OSError: pass  # a row a full disk cut short, already raised: read_metrics leaves out a last line without its newline
@@ -251,20 +217,3 @@ def train_locked(model, opt, data:Data, runs:list[RunConfig], stacked:bool, resu
           if not files.disk_full(e): print(f"warning: no plot written: {e}", file=sys.stderr)
     except KeyboardInterrupt as e: raise Interrupted(step, getattr(e, "signum", signal.SIGINT), where, saved, plotted=False) from None
   return rows
-
-def load_run(run_dir:str|Path) -> tuple[dict, Transformer, int|None]:
-  """The config.json of a run, its model with the newest weights, and their step. The newest are the last checkpoint's:
-  a run checkpoints at its last step too, and one resumed to go further leaves model.safetensors behind until it finishes.
-  model.safetensors (step None) serves only a run without a checkpoint. A missing or unreadable run is BadInput."""
-  run_dir = Path(run_dir)
-  try:
-    config = json.loads((run_dir / "config.json").read_text())
-    model = Transformer(Config(**config["model"]))
-    if (run_dir / checkpoint.RECORD).exists():
-      step, tensors = (record := checkpoint.read_record(run_dir))["step"], record["tensors"]
-      weights = {k.removeprefix("model."): v for k, v in safe_load(str(run_dir / tensors)).items() if k.startswith("model.")}
-    else: step, weights = None, safe_load(str(run_dir / "model.safetensors"))
-    load_state_dict(model, weights, verbose=False)
-  except (OSError, KeyError, TypeError, ValueError, RuntimeError, AssertionError) as e:
-    raise BadInput("run", f"cannot load the run in {run_dir}: {e.message if isinstance(e, BadInput) else e}") from None
-  return config, model, step
