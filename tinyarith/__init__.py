@@ -25,14 +25,14 @@ from tinyarith import programs
 programs.install()
 
 # What a notebook imports. The experiments (grokking, addition, calculator: each run(**settings)) are imported by name,
-# `from tinyarith import grokking`: they carry the command line, which the library below them never imports.
+# `from tinyarith import grokking`: they carry the command line, which the library below them never imports. A new
+# experiment's loop is tinyarith.train's train(model, opt, Data(...), RunConfig(...)).
 from tinyarith.config import RunConfig  # noqa: E402
 from tinyarith.errors import BadInput  # noqa: E402
 from tinyarith.figures import figure, length_figure, progress_figure  # noqa: E402
 from tinyarith.metrics import read_metrics, summary  # noqa: E402
 from tinyarith.model import Config, Transformer  # noqa: E402
 from tinyarith.rundir import load_run  # noqa: E402
-from tinyarith.train import Data, train  # noqa: E402
 
-__all__ = ["grokking", "addition", "calculator", "Config", "Transformer", "RunConfig", "Data", "train", "load_run",
-           "read_metrics", "summary", "figure", "progress_figure", "length_figure", "BadInput"]
+__all__ = ["grokking", "addition", "calculator", "Config", "Transformer", "RunConfig", "load_run", "read_metrics", "summary",
+           "figure", "progress_figure", "length_figure", "BadInput"]

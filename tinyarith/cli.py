@@ -123,12 +123,12 @@ def ask(flags:dict, experiment:str, example:str, knows:Callable[[dict], tuple[st
   config, model, step = load_run(run_dir)
   if config.get("experiment") != experiment:
     raise BadInput("run", f"{run_dir} is a {config.get('experiment')} run, not {'an' if experiment[0] in 'aeiou' else 'a'} {experiment} run")
-  shown = f"{question[:40]!r}{'...' if len(question) > 40 else ''}"
-  if not (m := QUESTION.fullmatch(question)): raise BadInput("ask", f"wants a question like '{example}', got {shown}")
+  quoted = f"{question[:40]!r}{'...' if len(question) > 40 else ''}"
+  if not (m := QUESTION.fullmatch(question)): raise BadInput("ask", f"wants a question like '{example}', got {quoted}")
   ops, longest = knows(config)
   if m[2] not in ops: raise BadInput("ask", f"{m[2]!r} is not an operator this model learned: it knows {' '.join(ops)}")
   if max(len(m[1].lstrip("0")), len(m[3].lstrip("0"))) > longest:  # before int(): Python refuses to parse 4,300 digits or more
-    raise BadInput("ask", f"this model's context holds operands of up to {longest} digits, got {shown}")
+    raise BadInput("ask", f"this model's context holds operands of up to {longest} digits, got {quoted}")
   a, op, b = int(m[1]), m[2], int(m[3])
   if op == "/" and b == 0: raise BadInput("ask", f"{question.strip()!r} divides by zero")
   given, true, written = answer(config, model, op, a, b)

@@ -17,7 +17,7 @@ def main(argv:list[str]|None=None):
   data = config.get("data", {})
   if config.get("experiment") != "grokking" or data.get("op") != "+": raise BadInput(None, f"RUN_DIR {args.run} is not a grokking run of a + b mod p")
   found = tracker(model, modular_table(data["p"])[0], [modular_split(data["p"], data["op"], data["train_frac"], config["seed"])[0]])()
-  shown = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in found.items() if k != "freq_norm")
-  print(f"{'model.safetensors' if step is None else f'step {step}'}: {shown}")
+  measured = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in found.items() if k != "freq_norm")
+  print(f"{'model.safetensors' if step is None else f'step {step}'}: {measured}")
 
 if __name__ == "__main__": main()

@@ -231,14 +231,14 @@ def phase_diagram(runs:list[dict], flags:dict, out:Path, x_key:str, y_key:str|No
       median[i, j] = np.median(steps)
       text[i, j] = (f"{median[i, j]:.0f}" if np.isfinite(median[i, j]) else "did not grok") + f"\n{grokked}/{len(cell)}"
   fig, ax = plt.subplots(figsize=(1.3 * len(xs) + 2.5, 0.9 * len(ys) + 1.8))
-  shown = np.where(np.isfinite(median), median, np.nan)
+  coloured = np.where(np.isfinite(median), median, np.nan)
   cmap = plt.get_cmap("viridis").with_extremes(bad="lightgrey")  # did not grok
-  finite = shown[np.isfinite(shown)]
-  image = ax.imshow(shown, cmap=cmap, aspect="auto", origin="lower",
+  finite = coloured[np.isfinite(coloured)]
+  image = ax.imshow(coloured, cmap=cmap, aspect="auto", origin="lower",
                     norm=LogNorm(finite.min(), max(finite.max(), finite.min() + 1)) if len(finite) else None)
   bright = lambda v: np.isnan(v) or image.norm(v) > 0.6  # grey, or viridis's yellow end: black text
   for i in range(len(ys)):
-    for j in range(len(xs)): ax.text(j, i, text[i, j], ha="center", va="center", fontsize=8, color="black" if bright(shown[i, j]) else "white")
+    for j in range(len(xs)): ax.text(j, i, text[i, j], ha="center", va="center", fontsize=8, color="black" if bright(coloured[i, j]) else "white")
   ax.set_xticks(range(len(xs)), [f"{x:g}" for x in xs])
   ax.set_yticks(range(len(ys)), [f"{y:g}" for y in ys] if y_key else [""])
   ax.set(xlabel=flag(x_key), ylabel=flag(y_key) if y_key else "")
