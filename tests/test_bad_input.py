@@ -9,6 +9,7 @@ from test_runs import ADD, GROK, finished
 
 BAD = [  # (program, arguments, environment, what the line must name)
   ("grokking", ["--p", "1"], {}, "--p"),
+  ("grokking", ["--p", "-5"], {}, "--p: the modulus"),  # not the model's --vocab, p + 1, which no flag names
   ("grokking", ["--p", "ten"], {}, "--p"),
   ("grokking", ["--p", "100000"], {}, "--p"),  # its table alone would be 74.5 GiB
   ("grokking", ["--p", str(10**30)], {}, "--p"),

@@ -158,8 +158,7 @@ def parser() -> cli.ArgumentParser:
   cli.option(g, "digits", DEFAULTS, "digits per operand, 1 to 9 (operands zero-padded to this, the answer to one more)", type=int)
   cli.option(g, "reverse", DEFAULTS, "write the answer least significant digit first", action=argparse.BooleanOptionalAction)
   cli.option(g, "test-size", DEFAULTS, "held-out problems (default: 10000, or a fifth of all problems if fewer)", type=int)
-  cli.option(g, "batch-size", DEFAULTS, "training problems per step, drawn fresh each step", type=int)
-  cli.add_ask_args(g, "123+456")
+  cli.add_drawn_problem_args(g, DEFAULTS, "123+456")
   cli.add_model_args(parser, DEFAULTS)
   cli.add_train_args(parser, DEFAULTS)
   return parser

@@ -45,6 +45,8 @@ from tinyarith.settings import GPT_DEFAULTS, defaults_of, resolve
 from tinyarith.train import Data, train
 from tinyarith.vocab import EQUALS, STOI, VOCAB, decode, encode, next_token_targets
 
+# ---- the problems: a op b, padded or plain, and their exact-match metrics
+
 OPS = "+-*/"
 PLAIN_OPS = "+-*"  # division is padded-format only
 PAD = STOI["_"]
@@ -333,21 +335,22 @@ DEFAULTS = {**defaults_of(Config, RunConfig, ProblemSettings), **GPT_DEFAULTS, "
 TRAIN_SAMPLE = 1000  # fixed training problems whose loss draws the train curve
 OP_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "div"}  # for run directory names
 
-def config_of(settings:dict) -> tuple[RunConfig, CalculatorProblems]:
-  """The RunConfig of the settings and its problems; its directory is --resume's, or --out, or runs/<a name from the settings>."""
+def config_of(settings:dict) -> RunConfig:
+  """The RunConfig of the settings; its directory is --resume's, or --out, or runs/<a name from the settings>."""
   data = asdict(ProblemSettings(**{k: settings[k] for k in defaults_of(ProblemSettings)}))
   problems = make_problems(data, settings["seed"], settings["pos"])  # checks the data settings first
   name = "-".join(OP_NAMES[op] for op in data["ops"]) + "-scratch" * data["scratchpad"]
   if data["format"] == "plain": name += f"-plain-test{problems.test_digits}d-{settings['pos']}"
   out = settings["resume"] or settings["out"] or f"runs/calculator-{data['digits']}d-{name}-seed{settings['seed']}"
-  return RunConfig.from_flags({**settings, "out": out}, "calculator", data, vocab=len(VOCAB), ctx_len=problems.ctx_len), problems
+  return RunConfig.from_flags({**settings, "out": out}, "calculator", data, vocab=len(VOCAB), ctx_len=problems.ctx_len)
 
 def run(**settings) -> list[dict]:
   """Train from Python: settings by the flags' names, the rest their defaults; resume="DIR" goes on with a run. A bad
   setting raises BadInput naming it. Returns the run's metrics rows."""
   settings = resolve(settings, DEFAULTS)
   check_device()
-  (run, problems), resume = config_of(settings), bool(settings["resume"])
+  run, resume = config_of(settings), bool(settings["resume"])
+  problems = make_problems(run.data, run.seed, run.model.pos)
   check_memory(run, run.data["batch_size"], "batch_size")  # before a batch is drawn
   model, opt = run.build()
   out = make_run_dir(run, resume)
@@ -386,10 +389,9 @@ def parser() -> cli.ArgumentParser:
              "ended by '_' (for length generalisation)", choices=FORMATS)
   cli.option(g, "test-digits", DEFAULTS, "plain: held-out operands of 1 to this many digits, up to 9 (default: --digits)", type=int)
   cli.option(g, "test-size", DEFAULTS, "held-out problems, spread evenly over the operators (plain: and the lengths)", type=int)
-  cli.option(g, "batch-size", DEFAULTS, "training problems per step, drawn fresh each step", type=int)
   cli.option(g, "scratchpad", DEFAULTS, "write a product's partial products a * (each digit of b) before the product (padded only)",
              action=argparse.BooleanOptionalAction)
-  cli.add_ask_args(g, "123*45")
+  cli.add_drawn_problem_args(g, DEFAULTS, "123*45")
   cli.add_model_args(parser, DEFAULTS, POSITIONS)
   cli.add_train_args(parser, DEFAULTS)
   return parser

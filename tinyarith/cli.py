@@ -99,8 +99,10 @@ def add_train_args(parser:argparse.ArgumentParser, defaults:dict, sweep:bool=Fal
            "python -m tinyarith.sweep merges the slices' directories", metavar="I/N")
     option(g, "devices", defaults, "devices to split the runs across, e.g. CUDA:0,CUDA:1 (default: the one DEV names)")
 
-def add_ask_args(g:argparse._ArgumentGroup, example:str):
-  """--ask and --run: a question for a trained run's model, instead of training."""
+def add_drawn_problem_args(g:argparse._ArgumentGroup, defaults:dict, example:str):
+  """The flags of an experiment whose problems are drawn afresh each step and answered by greedy decoding (addition, the
+  calculator): --batch-size, and --ask and --run, a question for a trained run's model instead of training."""
+  option(g, "batch-size", defaults, "training problems per step, drawn fresh each step", type=int)
   g.add_argument("--ask", help=f"a question like '{example}' for the model saved in --run")
   g.add_argument("--run", help="run directory whose model --ask uses")
 
