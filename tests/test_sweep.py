@@ -252,10 +252,11 @@ def test_a_full_disk_at_a_sweeps_end_is_one_error_and_a_resume_writes_what_it_la
   assert [r["steps"] for r in outcome] == [40] * 4 and (out / "phase.png").is_file()
 
 def test_a_signal_while_the_runs_are_drawn_still_writes_the_summary_and_says_so(tmp_path, monkeypatch):
-  from tinyarith import grokking, plot
+  import tinyarith.train as loop
+  from tinyarith import grokking
   from tinyarith.errors import Interrupted, Stop
   def stopped(run_dir): raise Stop()
-  monkeypatch.setattr(plot, "draw_run", stopped)
+  monkeypatch.setattr(loop, "draw_run", stopped)  # the loop's last act: drawing each run's pictures
   with pytest.raises(Interrupted) as stop:
     grokking.run(p=13, d_model=16, n_heads=2, d_mlp=32, lr=1e-2, steps=40, eval_every=20, seed=[0, 1], out=tmp_path / "sweep")
   assert (stop.value.saved, stop.value.signum, stop.value.plotted) == (40, signal.SIGTERM, False)

@@ -11,24 +11,6 @@ from tinyarith.loss import LOSSES, LOSS_DTYPES
 from pathlib import Path
 from tinyarith.model import RUN_RANK, Config, Transformer, to_device
 
-def adamw(model, lr:float|list[float]=1e-3, beta1:float=0.9, beta2:float=0.98, weight_decay:float|list[float]=1.0) -> AdamW:
-  """AdamW with decoupled weight decay. Lists give each run of a stacked model (model.stack) its own learning rate and weight
-  decay, as Tensors that the step reads, not constants compiled into its kernels."""
-  if not isinstance(lr, (list, tuple)) and not isinstance(weight_decay, (list, tuple)):
-    return AdamW(get_parameters(model), lr=lr, b1=beta1, b2=beta2, weight_decay=weight_decay)
-  opt = AdamW(get_parameters(model), lr=1.0, b1=beta1, b2=beta2, weight_decay=0.0)
-  # (R, 1, 1, 1), split across devices as the weights are
-  per_run = lambda v: to_device(np.array(v, dtype=np.float32).reshape(-1, *[1] * (RUN_RANK - 1)), opt.device)
-  opt.lr, opt.wd = per_run(lr), per_run(weight_decay)
-  return opt
-
-def optimizer(model, run:"RunConfig", lr:float|list[float]|None=None, weight_decay:float|list[float]|None=None) -> AdamW:
-  """run's AdamW for model (lists of lr and weight decay: each stacked run's), with its Grokfast filter at opt.grokfast
-  when --grokfast-lamb is above 0: a state of the optimizer's, kept in its checkpoints."""
-  opt = adamw(model, run.lr if lr is None else lr, run.beta1, run.beta2, run.weight_decay if weight_decay is None else weight_decay)
-  if run.grokfast_lamb > 0: opt.grokfast = Grokfast(opt.params, run.grokfast_alpha, run.grokfast_lamb)
-  return opt
-
 POSITIVE_INT = (lambda v: isinstance(v, int) and v > 0, "a positive integer")
 BETA = (lambda v: 0 <= v < 1, "in [0, 1)")
 CHECKS = {"lr": (lambda v: math.isfinite(v) and v > 0, "a positive number"), "beta1": BETA, "beta2": BETA,
@@ -93,6 +75,25 @@ class RunConfig:
     """The model initialised from the seed, and its AdamW (with its Grokfast filter, if on)."""
     model = Transformer(self.model, seed=self.seed)
     return model, optimizer(model, self)
+
+def adamw(model, lr:float|list[float]=RunConfig.lr, beta1:float=RunConfig.beta1, beta2:float=RunConfig.beta2,
+          weight_decay:float|list[float]=RunConfig.weight_decay) -> AdamW:
+  """AdamW with decoupled weight decay. Lists give each run of a stacked model (model.stack) its own learning rate and weight
+  decay, as Tensors that the step reads, not constants compiled into its kernels."""
+  if not isinstance(lr, (list, tuple)) and not isinstance(weight_decay, (list, tuple)):
+    return AdamW(get_parameters(model), lr=lr, b1=beta1, b2=beta2, weight_decay=weight_decay)
+  opt = AdamW(get_parameters(model), lr=1.0, b1=beta1, b2=beta2, weight_decay=0.0)
+  # (R, 1, 1, 1), split across devices as the weights are
+  per_run = lambda v: to_device(np.array(v, dtype=np.float32).reshape(-1, *[1] * (RUN_RANK - 1)), opt.device)
+  opt.lr, opt.wd = per_run(lr), per_run(weight_decay)
+  return opt
+
+def optimizer(model, run:"RunConfig", lr:float|list[float]|None=None, weight_decay:float|list[float]|None=None) -> AdamW:
+  """run's AdamW for model (lists of lr and weight decay: each stacked run's), with its Grokfast filter at opt.grokfast
+  when --grokfast-lamb is above 0: a state of the optimizer's, kept in its checkpoints."""
+  opt = adamw(model, run.lr if lr is None else lr, run.beta1, run.beta2, run.weight_decay if weight_decay is None else weight_decay)
+  if run.grokfast_lamb > 0: opt.grokfast = Grokfast(opt.params, run.grokfast_alpha, run.grokfast_lamb)
+  return opt
 
 # settings added after runs were saved, with their defaults: a config.json or sweep.json without them had these
 LATER = {f.name: f.default for f in fields(RunConfig) if f.name in ("loss", "loss_dtype", "grokfast_alpha", "grokfast_lamb")}

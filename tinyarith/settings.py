@@ -3,18 +3,19 @@ belong to (model.Config, config.RunConfig, an experiment's problems) and an expe
 a caller gave; and, on resume, what the run was started with."""
 from dataclasses import MISSING, fields
 from pathlib import Path
+from tinyarith.config import SHAPE
 from tinyarith.errors import BadInput, flag
 from tinyarith.rundir import saved_settings
 
-RESUMABLE = ("steps", "eval_every", "ckpt_every", "shard", "devices")  # how long a run goes on, how often it reports and
-                                                                      # where it runs may change on resume
+# how long a run goes on, how often it reports and where it runs: what a resume may change
+RESUMABLE = ("steps", "eval_every", "ckpt_every", "shard", "devices")
 PATHS = ("out", "resume")
-GPT_DEFAULTS = dict(n_layers=4, layernorm=True, pos="rope", beta2=0.999, weight_decay=0.01, steps=5000, eval_every=250,
-                    batch_size=256)  # where the GPT experiments (addition, the calculator) depart from the defaults: seed 000's GPT
+# where the GPT experiments (addition, the calculator) depart from the defaults: the GPT of seed 000
+GPT_DEFAULTS = dict(n_layers=4, layernorm=True, pos="rope", beta2=0.999, weight_decay=0.01, steps=5000, eval_every=250, batch_size=256)
 
-def defaults_of(*classes, but:tuple[str, ...]=()) -> dict:
-  """The defaults of the dataclasses' fields, by name, bar those named in but."""
-  return {f.name: f.default for c in classes for f in fields(c) if f.default is not MISSING and f.name not in but}
+def defaults_of(*classes) -> dict:
+  """The defaults of the dataclasses' fields, by name, but for the model's shape, which the problems set (config.SHAPE)."""
+  return {f.name: f.default for c in classes for f in fields(c) if f.default is not MISSING and f.name not in SHAPE}
 
 def as_text(value) -> str: return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
