@@ -19,9 +19,12 @@ and "_" after the shorter ones, so that every problem has the same 4N+2 tokens: 
 digit has its fixed place. 13-51 at N=2 is "13-51=" + "83-" + "_"; the targets are the next tokens from "=" on, pads
 included, so the model also learns where its answer ends.
 
-With scratchpad=True a product is worked out first: the partial products a * (digit j of b), N+1 digits each, for j from
-the least significant digit up, then the product; 13*51 is "13*51=" + "310" (13*1) + "560" (13*5) + "3660". Every
-answer is then N(N+1)+2N tokens long, the others padded.
+With scratchpad=True a product and a quotient are worked out first. A product: the partial products a * (digit j of b),
+N+1 digits each, for j from the least significant digit up, then the product; 13*51 is "13*51=" + "310" (13*1) + "560"
+(13*5) + "3660". A quotient: long division as a person writes it, one step per digit of a from the most significant:
+bring the digit down beside the remainder so far, write the quotient's digit there, then the new remainder (N digits);
+then the quotient and the remainder. 97/05 is "97/05=" + "1" "40" (9 = 1*5 + 4) + "9" "20" (47 = 9*5 + 2) + "91" "20".
+Every answer is then N(N+1)+2N tokens long, the others padded.
 
 The plain format, for length generalisation, writes numbers as a person does, with no leading zeros, and ends the answer
 with "_": 13-512 is "13-512=994-_", the answer reversed as above. Training operands have 1 to N digits (each length equally
@@ -56,7 +59,17 @@ def low_digits(x:np.ndarray, n:int) -> np.ndarray:
   return (x[:, None] // 10 ** np.arange(n)) % 10
 
 def answer_width(n:int, scratchpad:bool=False) -> int: return n * (n + 1) + 2 * n if scratchpad else 2 * n
-def scratch_width(op:str, n:int, scratchpad:bool) -> int: return n * (n + 1) if scratchpad and op == "*" else 0  # before the answer
+def scratch_width(op:str, n:int, scratchpad:bool) -> int: return n * (n + 1) if scratchpad and op in "*/" else 0  # before the answer
+
+def long_division(a:np.ndarray, b:np.ndarray, n:int) -> np.ndarray:
+  """Long division's steps, one per digit of a from the most significant: the quotient's digit, then the remainder so far,
+  n digits, least significant first. (B,) -> (B, n(n+1))"""
+  steps, remainder = [], np.zeros_like(a)
+  for place in range(n - 1, -1, -1):
+    remainder = 10 * remainder + a // 10 ** place % 10  # bring the next digit down
+    digit, remainder = np.divmod(remainder, b)
+    steps += [digit[:, None], low_digits(remainder, n)]
+  return np.concatenate(steps, 1)
 
 def answer_tokens(op:str, a:np.ndarray, b:np.ndarray, n:int, scratchpad:bool=False) -> np.ndarray:
   """The answers of a op b, as the module's docstring writes them, before padding. (B,) -> (B, width of op's answer)"""
@@ -64,7 +77,7 @@ def answer_tokens(op:str, a:np.ndarray, b:np.ndarray, n:int, scratchpad:bool=Fal
   if op == "-": return np.concatenate([low_digits(np.abs(a - b), n), np.where(a >= b, STOI["+"], STOI["-"])[:, None]], 1)
   if op == "*" and scratchpad: return np.concatenate([low_digits(a * (b // 10 ** j % 10), n + 1) for j in range(n)] + [low_digits(a * b, 2 * n)], 1)
   if op == "*": return low_digits(a * b, 2 * n)
-  if op == "/": return np.concatenate([low_digits(a // b, n), low_digits(a % b, n)], 1)
+  if op == "/": return np.concatenate([long_division(a, b, n)] * scratchpad + [low_digits(a // b, n), low_digits(a % b, n)], 1)
   raise BadInput("ops", f"unknown operator {op!r}: choose from {OPS}")
 
 def problem_tokens(ops:np.ndarray, a:np.ndarray, b:np.ndarray, n:int, scratchpad:bool=False) -> np.ndarray:
@@ -105,13 +118,14 @@ def read_plain(ops:np.ndarray, answers:list[str]) -> list[str]:
 
 def answer_of(ops:np.ndarray, answers:np.ndarray, n:int, scratchpad:bool=False) -> list[str]:
   """Answer tokens (B, answer_width) to the operators ops (B,) read back as a person writes them: "64", "-12", "3 r 1";
-  "?" for an answer that is not well formed. A product's scratchpad is skipped."""
+  "?" for an answer that is not well formed. A scratchpad is skipped."""
   def number(digits) -> str: return str(int(decode(digits[::-1]))) if all(t < 10 for t in digits) else "?"
   def read(op:str, answer:np.ndarray) -> str:
     if op == "+": return number(answer[:n + 1])
     if op == "-": return {"+": "", "-": "-"}.get(VOCAB[answer[n]], "?") + number(answer[:n])
-    if op == "*": return number(answer[scratch_width(op, n, scratchpad):][:2 * n])
-    return f"{number(answer[:n])} r {number(answer[n:])}"
+    answer = answer[scratch_width(op, n, scratchpad):]
+    if op == "*": return number(answer[:2 * n])
+    return f"{number(answer[:n])} r {number(answer[n:2 * n])}"
   return [read(op, answer) for op, answer in zip(ops, answers)]
 
 def true_answer(op:str, a:int, b:int) -> str:
@@ -304,7 +318,8 @@ FORMATS = ("padded", "plain")
 
 def make_problems(data:dict, seed:int, pos:str) -> CalculatorProblems:
   """The problem set of a run's data settings (its config's "data"), for a model with positions pos."""
-  if data["scratchpad"] and "*" not in data["ops"]: raise BadInput("scratchpad", f"writes a product's partial products: --ops {data['ops']} has no *")
+  if data["scratchpad"] and not set("*/") & set(data["ops"]):
+    raise BadInput("scratchpad", f"works out products and quotients: --ops {data['ops']} has neither * nor /")
   if data.get("format", "padded") == "padded":
     if data.get("test_digits") not in (None, data["digits"]):
       raise BadInput("test_digits", "tests longer operands in the plain format only: add --format plain")
@@ -320,7 +335,7 @@ class ProblemSettings:
   test_digits: int | None = None  # plain: held-out operands of 1 to this many digits, up to 9; None: digits
   test_size: int = 4000          # held-out problems, spread evenly over the operators (plain: and the lengths)
   batch_size: int = GPT_DEFAULTS["batch_size"]  # training problems per step, drawn fresh each step
-  scratchpad: bool = False       # write a product's partial products a * (each digit of b) before it (padded only)
+  scratchpad: bool = False       # work out products and quotients before their answers (padded only)
   def __post_init__(self):
     if self.format not in FORMATS: raise BadInput("format", f"must be one of {', '.join(FORMATS)}, got {self.format!r}")
     if self.ops is None: object.__setattr__(self, "ops", OPS if self.format == "padded" else PLAIN_OPS)
@@ -389,7 +404,8 @@ def parser() -> cli.ArgumentParser:
              "ended by '_' (for length generalisation)", choices=FORMATS)
   cli.option(g, "test-digits", DEFAULTS, "plain: held-out operands of 1 to this many digits, up to 9 (default: --digits)", type=int)
   cli.option(g, "test-size", DEFAULTS, "held-out problems, spread evenly over the operators (plain: and the lengths)", type=int)
-  cli.option(g, "scratchpad", DEFAULTS, "write a product's partial products a * (each digit of b) before the product (padded only)",
+  cli.option(g, "scratchpad", DEFAULTS, "write a product's partial products a * (each digit of b) before the product, and a "
+             "quotient's long division, digit by digit with the remainder so far, before the quotient (padded only)",
              action=argparse.BooleanOptionalAction)
   cli.add_drawn_problem_args(g, DEFAULTS, "123*45")
   cli.add_model_args(parser, DEFAULTS, POSITIONS)
