@@ -81,7 +81,7 @@ def test_a_scratchpad_writes_the_partial_products_before_the_product_and_pads_th
   written = problem_tokens(np.full(200, "*"), x, y, 3, scratchpad=True)[:, 8:]
   assert answer_of(np.full(200, "*"), written, 3, scratchpad=True) == [str(int(p) * int(q)) for p, q in zip(x, y)]
 
-def by_hand(a:int, b:int, n:int) -> str:
+def long_division_by_hand(a:int, b:int, n:int) -> str:
   """Long division on the written digits of a, as taught: bring each digit down, write the digit of the quotient, subtract."""
   steps, remainder = "", 0
   for digit in str(a).zfill(n):
@@ -95,7 +95,7 @@ def test_a_scratchpad_works_out_a_quotient_by_long_division_before_it():
   rng = np.random.default_rng(4)  # 9 = 1*5 + 4, then 47 = 9*5 + 2: quotient 19, remainder 2
   x, y = rng.integers(0, 1000, 300), rng.integers(1, 1000, 300)
   tokens = problem_tokens(np.full(300, "/"), x, y, 3, scratchpad=True)
-  assert [decode(t) for t in tokens] == [f"{p:03}/{q:03}=" + by_hand(int(p), int(q), 3) for p, q in zip(x, y)]
+  assert [decode(t) for t in tokens] == [f"{p:03}/{q:03}=" + long_division_by_hand(int(p), int(q), 3) for p, q in zip(x, y)]
   assert answer_of(np.full(300, "/"), tokens[:, 8:], 3, scratchpad=True) == [f"{p // q} r {p % q}" for p, q in zip(x, y)]
 
 def test_the_plain_format_writes_numbers_as_written_and_ends_each_answer():
