@@ -1,6 +1,7 @@
 """The one error path: bad input is one line naming its flag, a bug keeps its traceback, an interrupt says whether there is
 anything to resume. And the files a run writes reach the disk whole, directory entry included."""
 import errno, os, signal, stat
+from importlib.util import find_spec
 from pathlib import Path
 import pytest
 from tinygrad import Tensor
@@ -81,6 +82,7 @@ def bare_machine(tmp_path, **env) -> dict:
   (tmp_path / "bin").mkdir()
   return {**BARE, "PATH": str(tmp_path / "bin"), "CACHEDB": str(tmp_path / "cache.db"), "XDG_CACHE_HOME": str(tmp_path / "cache"), **env}
 
+@pytest.mark.skipif(find_spec("ziglang") is None, reason="ziglang is not installed (pip install -e '.[zig]')")
 def test_without_clang_or_opencl_zig_from_pip_compiles_the_cpu_kernels(tmp_path):
   """tinygrad's CPU device compiles helper programs of its own with clang whatever its code generator: with an empty cache
   database and no clang, only a compiler from pip (ziglang, a test dependency) lets a run start."""
