@@ -1,15 +1,21 @@
 """The pictures of runs: train and test log-loss (and accuracy) against step for one or more runs, grokking's progress
 measures, and the calculator's exact match against operand length. python -m tinyarith.plot draws them from run directories."""
+from __future__ import annotations
 import json, math
 from pathlib import Path
 import numpy as np
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
+from typing import TYPE_CHECKING
+if TYPE_CHECKING: from matplotlib.figure import Figure
 from tinyarith import files
 from tinyarith.metrics import read_metrics
+
+def pyplot():
+  """matplotlib's pyplot, imported where a picture is drawn: it takes 0.3 s, which every start (a warm one is about a
+  second) would pay before training if it were imported with this module."""
+  import matplotlib
+  matplotlib.use("Agg")  # files only, no display
+  import matplotlib.pyplot as plt
+  return plt
 
 def label_of(path:str|Path) -> str:
   """A path's last part as text to draw: a name that is not valid UTF-8 gets a replacement character, not a crash."""
@@ -25,6 +31,7 @@ def figure(runs:list[str|Path]) -> Figure:
   logged = [[r for r in read_metrics(run) if r["step"] > 0] for run in runs]  # step 0 has no place on a log axis
   labelled, coloured = len(runs) <= LABELLED, len(runs) <= COLOURS
   named = not labelled and coloured  # a small sweep: a legend beside the plot names each run's colour
+  plt = pyplot()
   fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(10.5 if named else 8, 7), sharex=True, height_ratios=(2, 1))
   any_loss = False
   for i, (run, rows) in enumerate(zip(runs, logged)):
@@ -47,7 +54,7 @@ def figure(runs:list[str|Path]) -> Figure:
   for ax in (ax_loss, ax_acc): ax.grid(True, which="major", alpha=0.3); ax.legend(fontsize=8)
   if named:  # the style legend stays inside
     ax_loss.add_artist(ax_loss.get_legend())
-    ax_loss.legend([Line2D([], [], color=f"C{i}") for i in range(len(runs))], [label_of(run) for run in runs],
+    ax_loss.legend([plt.Line2D([], [], color=f"C{i}") for i in range(len(runs))], [label_of(run) for run in runs],
                    loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
   fig.tight_layout()
   return fig
@@ -64,7 +71,7 @@ def progress_figure(run:str|Path) -> Figure:
   marks the first step at 95% test accuracy."""
   rows = read_metrics(run)
   steps = np.array([r["step"] for r in rows])
-  fig, ((ax_loss, ax_weights), (ax_share, ax_freq)) = plt.subplots(2, 2, figsize=(12, 8), sharex=True)
+  fig, ((ax_loss, ax_weights), (ax_share, ax_freq)) = pyplot().subplots(2, 2, figsize=(12, 8), sharex=True)
   for key, style, colour in (("train_loss", "-", "C0"), ("test_loss", "--", "C1"), ("restricted_loss", "-", "C2"), ("excluded_loss", "-", "C3")):
     finite = [(r["step"], r[key]) for r in rows if 0 < r[key] < math.inf]
     ax_loss.plot(*zip(*finite) if finite else ([], []), style, color=colour, label=key.replace("_", " "))
@@ -90,7 +97,7 @@ def progress_figure(run:str|Path) -> Figure:
 def length_figure(runs:list[str|Path]) -> Figure:
   """Exact match against operand length at each run's last evaluation (its test_exact_by_op_digits), one curve per run and
   operator, labelled by its positions (and its name where two share them); the lengths it trained on shaded."""
-  fig, ax = plt.subplots(figsize=(8, 5))
+  fig, ax = pyplot().subplots(figsize=(8, 5))
   configs = [json.loads((Path(run) / "config.json").read_text()) for run in runs]
   positions = [config["model"]["pos"] for config in configs]
   for i, (run, config) in enumerate(zip(runs, configs)):
@@ -111,10 +118,31 @@ def length_figure(runs:list[str|Path]) -> Figure:
   fig.tight_layout()
   return fig
 
+def phase_figure(median:np.ndarray, text:np.ndarray, xs:list, ys:list, x_label:str, y_label:str) -> Figure:
+  """A sweep's phase diagram: a grid of two swept settings' values (xs across, ys up; ys [None]: one row), each cell
+  coloured by median (steps to 95% test accuracy, log scale; nan: grey) and labelled with its text."""
+  plt = pyplot()
+  fig, ax = plt.subplots(figsize=(1.3 * len(xs) + 2.5, 0.9 * len(ys) + 1.8))
+  coloured = np.where(np.isfinite(median), median, np.nan)
+  cmap = plt.get_cmap("viridis").with_extremes(bad="lightgrey")  # did not grok
+  finite = coloured[np.isfinite(coloured)]
+  image = ax.imshow(coloured, cmap=cmap, aspect="auto", origin="lower",
+                    norm=plt.matplotlib.colors.LogNorm(finite.min(), max(finite.max(), finite.min() + 1)) if len(finite) else None)
+  bright = lambda v: np.isnan(v) or image.norm(v) > 0.6  # grey, or viridis's yellow end: black text
+  for i in range(len(ys)):
+    for j in range(len(xs)): ax.text(j, i, text[i, j], ha="center", va="center", fontsize=8, color="black" if bright(coloured[i, j]) else "white")
+  ax.set_xticks(range(len(xs)), [f"{x:g}" for x in xs])
+  ax.set_yticks(range(len(ys)), [f"{y:g}" for y in ys] if ys != [None] else [""])
+  ax.set(xlabel=x_label, ylabel=y_label)
+  if len(finite): fig.colorbar(image, ax=ax, label="median steps to 95% test accuracy")
+  ax.set_title("median steps to 95% test accuracy\n(runs that got there / runs)", fontsize=9)
+  fig.tight_layout()
+  return fig
+
 def save(fig:Figure, out:Path) -> Path:
   try:
     with files.replacing(out) as tmp: fig.savefig(tmp, dpi=120, format="png")
-  finally: plt.close(fig)
+  finally: pyplot().close(fig)
   return out
 
 def draw_run(run_dir:str|Path):

@@ -12,13 +12,12 @@ from typing import Callable
 import numpy as np
 from tinygrad import Device, Tensor
 from tinygrad.nn.state import get_parameters
-from matplotlib.colors import LogNorm
 from tinyarith import checkpoint, cli, files
 from tinyarith.batches import stack_rows
 from tinyarith.config import RunConfig, check_memory, optimizer
 from tinyarith.device import opens, why
 from tinyarith.errors import BadInput, Diverged, Interrupted, flag
-from tinyarith.figures import plot_runs, plt, save
+from tinyarith.figures import phase_figure, plot_runs, save
 from tinyarith.loss import target_span
 from tinyarith.metrics import first_step, read_metrics
 from tinyarith.model import Transformer, stack, to_device
@@ -230,22 +229,7 @@ def phase_diagram(runs:list[dict], flags:dict, out:Path, x_key:str, y_key:str|No
       grokked = sum(np.isfinite(steps))
       median[i, j] = np.median(steps)
       text[i, j] = (f"{median[i, j]:.0f}" if np.isfinite(median[i, j]) else "did not grok") + f"\n{grokked}/{len(cell)}"
-  fig, ax = plt.subplots(figsize=(1.3 * len(xs) + 2.5, 0.9 * len(ys) + 1.8))
-  coloured = np.where(np.isfinite(median), median, np.nan)
-  cmap = plt.get_cmap("viridis").with_extremes(bad="lightgrey")  # did not grok
-  finite = coloured[np.isfinite(coloured)]
-  image = ax.imshow(coloured, cmap=cmap, aspect="auto", origin="lower",
-                    norm=LogNorm(finite.min(), max(finite.max(), finite.min() + 1)) if len(finite) else None)
-  bright = lambda v: np.isnan(v) or image.norm(v) > 0.6  # grey, or viridis's yellow end: black text
-  for i in range(len(ys)):
-    for j in range(len(xs)): ax.text(j, i, text[i, j], ha="center", va="center", fontsize=8, color="black" if bright(coloured[i, j]) else "white")
-  ax.set_xticks(range(len(xs)), [f"{x:g}" for x in xs])
-  ax.set_yticks(range(len(ys)), [f"{y:g}" for y in ys] if y_key else [""])
-  ax.set(xlabel=flag(x_key), ylabel=flag(y_key) if y_key else "")
-  if len(finite): fig.colorbar(image, ax=ax, label="median steps to 95% test accuracy")
-  ax.set_title("median steps to 95% test accuracy\n(runs that got there / runs)", fontsize=9)
-  fig.tight_layout()
-  return save(fig, out)
+  return save(phase_figure(median, text, xs, ys, flag(x_key), flag(y_key) if y_key else ""), out)
 
 @cli.guarded
 def main(argv:list[str]|None=None):
