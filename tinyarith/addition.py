@@ -18,7 +18,7 @@ from tinyarith.loss import target_span
 from tinyarith.metrics import summary
 from tinyarith.model import Config
 from tinyarith.rundir import make_run_dir
-from tinyarith.settings import GPT_DEFAULTS, check_unpacked, defaults_of, resolve
+from tinyarith.settings import GPT_DEFAULTS, check_types, check_unpacked, defaults_of, resolve
 from tinyarith.train import Data, train
 from tinyarith.vocab import EQUALS, PLUS, VOCAB, next_token_targets
 
@@ -30,11 +30,7 @@ class ProblemSettings:
   reverse: bool = True           # the answer least significant digit first
   test_size: int | None = None   # held-out problems; None: 10,000, or a fifth of all problems if fewer
   batch_size: int = GPT_DEFAULTS["batch_size"]  # training problems per step, drawn fresh each step
-  def __post_init__(self):
-    for name, kind in (("digits", int), ("reverse", bool), ("test_size", int), ("batch_size", int)):
-      value = getattr(self, name)
-      if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
-        raise BadInput(name, f"must be {'True or False' if kind is bool else 'an integer'}, got {value!r}")
+  def __post_init__(self): check_types(self)
 
 def addition_tokens(a:np.ndarray, b:np.ndarray, digits:int, reverse:bool=True) -> np.ndarray:
   """Problems a+b with operands zero-padded to `digits` and the answer to digits+1, answer reversed (least significant digit

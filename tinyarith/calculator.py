@@ -44,7 +44,7 @@ from tinyarith.loss import IGNORE, target_span
 from tinyarith.metrics import summary
 from tinyarith.model import POSITIONS, Config
 from tinyarith.rundir import make_run_dir
-from tinyarith.settings import GPT_DEFAULTS, defaults_of, resolve
+from tinyarith.settings import GPT_DEFAULTS, check_types, defaults_of, resolve
 from tinyarith.train import Data, train
 from tinyarith.vocab import EQUALS, STOI, VOCAB, decode, encode, next_token_targets
 
@@ -339,10 +339,7 @@ class ProblemSettings:
   def __post_init__(self):
     if self.format not in FORMATS: raise BadInput("format", f"must be one of {', '.join(FORMATS)}, got {self.format!r}")
     if self.ops is None: object.__setattr__(self, "ops", OPS if self.format == "padded" else PLAIN_OPS)
-    for name, kind in (("digits", int), ("ops", str), ("test_digits", int), ("test_size", int), ("batch_size", int), ("scratchpad", bool)):
-      value = getattr(self, name)
-      if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
-        raise BadInput(name, f"must be {({int: 'an integer', bool: 'True or False', str: 'text'})[kind]}, got {value!r}")
+    check_types(self)
 
 # ---- the run: settings, then training
 

@@ -16,7 +16,7 @@ from tinyarith.loss import IGNORE, target_span
 from tinyarith.metrics import summary
 from tinyarith.model import Config
 from tinyarith.rundir import make_run_dir
-from tinyarith.settings import check_unpacked, defaults_of, resolve
+from tinyarith.settings import check_types, check_unpacked, defaults_of, resolve
 from tinyarith.train import Data, train
 
 # ---- the problems: a op b mod p, for every pair
@@ -36,11 +36,10 @@ class ProblemSettings:
   op: str = "+"
   train_frac: float = 0.3  # of all pairs; the rest is the test set
   def __post_init__(self):
-    if isinstance(self.p, bool) or not isinstance(self.p, int) or self.p < 2:
-      raise BadInput("p", f"the modulus must be an integer of at least 2, got {self.p!r}")
+    check_types(self)
+    if self.p < 2: raise BadInput("p", f"the modulus must be at least 2, got {self.p}")
     if self.op not in MODULAR_OPS: raise BadInput("op", f"unknown op {self.op!r}, choose from {', '.join(MODULAR_OPS)}")
-    if isinstance(self.train_frac, bool) or not isinstance(self.train_frac, (int, float)) or not 0 < self.train_frac < 1:
-      raise BadInput("train_frac", f"must be strictly between 0 and 1, got {self.train_frac!r}")
+    if not 0 < self.train_frac < 1: raise BadInput("train_frac", f"must be strictly between 0 and 1, got {self.train_frac}")
 
 def modular_table(p:int, op:str="+") -> tuple[np.ndarray, np.ndarray]:
   """Every pair as tokens [a, b, =] with = being token p, and its label (a op b) mod p. Division keeps the b invertible mod p.

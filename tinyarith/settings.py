@@ -3,6 +3,8 @@ belong to (model.Config, config.RunConfig, an experiment's problems) and an expe
 a caller gave; and, on resume, what the run was started with."""
 from dataclasses import MISSING, fields
 from pathlib import Path
+from types import NoneType
+from typing import get_args, get_type_hints
 from tinyarith.config import SHAPE
 from tinyarith.errors import BadInput, flag
 from tinyarith.rundir import saved_settings
@@ -16,6 +18,18 @@ GPT_DEFAULTS = dict(n_layers=4, layernorm=True, pos="rope", beta2=0.999, weight_
 def defaults_of(*classes) -> dict:
   """The defaults of the dataclasses' fields, by name, but for the model's shape, which the problems set (config.SHAPE)."""
   return {f.name: f.default for c in classes for f in fields(c) if f.default is not MISSING and f.name not in SHAPE}
+
+KINDS = {int: "an integer", float: "a number", bool: "True or False", str: "text"}
+
+def check_types(settings):
+  """BadInput naming the first field of a settings dataclass whose value is not of the type its annotation says (a bool
+  is not an integer; an integer is a number; None only where the annotation allows it)."""
+  for name, annotation in get_type_hints(type(settings)).items():
+    kinds, value = get_args(annotation) or (annotation,), getattr(settings, name)
+    kind = next(k for k in kinds if k is not NoneType)
+    ok = isinstance(value, NoneType) and NoneType in kinds or \
+         isinstance(value, (int, float) if kind is float else kind) and (kind is bool or not isinstance(value, bool))
+    if not ok: raise BadInput(name, f"must be {KINDS[kind]}, got {value!r}")
 
 def as_text(value) -> str: return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
