@@ -59,10 +59,10 @@ def test_a_scratchpad_run_answers_products_and_says_what_it_wrote(tmp_path):
 
 @pytest.fixture(scope="module")
 def plain_run(tmp_path_factory):
-  args = [*TINY[:TINY.index("--test-size")], "--test-size", "24", "--format", "plain", "--test-digits", "3", "--ops", "+-", "--pos", "abacus"]
+  args = [*TINY[:TINY.index("--test-size")], "--test-size", "24", "--format", "plain", "--test-digits", "3", "--ops", "+-", "--pos", "coupled"]
   return trained(tmp_path_factory, "plain", args, "exact match by operand length: +1: ")
 
-def test_a_plain_abacus_run_reports_lengths_it_never_trained_on_and_answers_them(plain_run):
+def test_a_plain_coupled_run_reports_lengths_it_never_trained_on_and_answers_them(plain_run):
   last = read_metrics(plain_run)[-1]
   assert {k: v["n"] for k, v in last["test_exact_by_op_digits"].items()} == {f"{op}{n}": 4 for op in "+-" for n in (1, 2, 3)}
   asked = experiment("calculator", "--ask", "123-456", "--run", plain_run)  # 3 digits: longer than any trained on
@@ -70,16 +70,17 @@ def test_a_plain_abacus_run_reports_lengths_it_never_trained_on_and_answers_them
   too_long = experiment("calculator", "--ask", "1234+5", "--run", plain_run)
   assert too_long.returncode == 2 and "context holds operands of up to 3 digits" in too_long.stderr
 
-def test_only_the_calculator_packs_digit_places_so_only_it_offers_abacus_positions(tmp_path):
-  result = experiment("addition", "--pos", "abacus", "--out", tmp_path / "run")
-  assert result.returncode == 2 and "--pos: invalid choice: 'abacus'" in result.stderr
+@pytest.mark.parametrize("pos", ["abacus", "coupled"])
+def test_only_the_calculator_packs_digit_places_so_only_it_offers_abacus_and_coupled_positions(tmp_path, pos):
+  result = experiment("addition", "--pos", pos, "--out", tmp_path / "run")
+  assert result.returncode == 2 and f"--pos: invalid choice: '{pos}'" in result.stderr and not (tmp_path / "run").exists()
 
 def test_the_length_plot_draws_each_runs_exact_match_per_operand_length_and_says_what_it_cannot_read(plain_run, tmp_path):
   from tinyarith.figures import length_figure
   fig = length_figure([plain_run])
   by_length = read_metrics(plain_run)[-1]["test_exact_by_op_digits"]
   drawn = {line.get_label(): list(zip(line.get_xdata(), line.get_ydata())) for line in fig.axes[0].lines}
-  assert drawn == {f"abacus {op}, step 40": [(n, by_length[f"{op}{n}"]["exact"]) for n in (1, 2, 3)] for op in "+-"}
+  assert drawn == {f"coupled {op}, step 40": [(n, by_length[f"{op}{n}"]["exact"]) for n in (1, 2, 3)] for op in "+-"}
   result = subprocess.run([sys.executable, "-m", "tinyarith.plot", "--lengths", plain_run, "-o", tmp_path / "lengths.png"], capture_output=True, text=True)
   assert result.returncode == 0 and (tmp_path / "lengths.png").stat().st_size > 10_000, result.stderr
   no_config = subprocess.run([sys.executable, "-m", "tinyarith.plot", "--lengths", tmp_path], capture_output=True, text=True)

@@ -131,7 +131,7 @@ def test_plain_training_operands_have_each_length_equally_often_and_held_out_pro
   one_digit = np.mean(np.concatenate([a_d, b_d]) < 10)
   assert 0.45 < one_digit < 0.55  # 1 and 2 digits equally likely, not 10 to 90 as uniform numbers would be
 
-@pytest.mark.parametrize("kwargs,field", [(dict(ops="+/"), "ops"), (dict(test_digits=1), "test_digits"), (dict(test_digits=10), "test_digits"),
+@pytest.mark.parametrize("kwargs,field", [(dict(ops="+/"), "ops"), (dict(test_digits=1), "test_digits"), (dict(test_digits=41), "test_digits"),
                                          (dict(test_size=3), "test_size")])
 def test_bad_plain_settings_are_bad_input_naming_them(kwargs, field):
   with pytest.raises(BadInput) as e: PlainProblems(**{"digits": 2, "ops": "+", "test_size": 100, "seed": 0, "test_digits": 4, **kwargs})
@@ -147,3 +147,43 @@ def test_abacus_places_count_each_digit_from_its_units_and_number_the_answer_slo
   per_row = [set(row[p > 0]) for row, p in zip(offsets, places(np.repeat(tokens, 200, axis=0)))]
   assert all(len(s) == 1 for s in per_row) and len({s.pop() for s in per_row}) == 8  # one offset a problem: 0 to 7 for the first
   with pytest.raises(ValueError): pack(tokens, 16, 6)
+
+def test_coupled_problems_zero_pad_both_operands_to_one_length_and_the_answer_to_its_width():
+  ops, a, b = np.array(list("+-*+")), np.array([13, 13, 12, 7]), np.array([512, 512, 3, 5])
+  assert [decode(t) for t in plain_tokens(ops, a, b, 14, coupled=True)] == ["013+512=5250_" + "_", "013-512=994-_" + "_",
+                                                                           "12*03=6300_" + "_" * 3, "7+5=21_" + "_" * 7]
+  rng = np.random.default_rng(4)  # against Python's integers, up to 30 digits: past 64 bits
+  x, y = ([int("".join(map(str, rng.integers(0, 10, rng.integers(1, 31))))) for _ in range(100)] for _ in "ab")
+  for op, answer in (("+", lambda p, q, n: str(p + q).zfill(n + 1)[::-1]), ("-", lambda p, q, n: str(abs(p - q)).zfill(n)[::-1] + "+-"[p < q])):
+    tokens = plain_tokens(np.full(100, op), np.array(x, dtype=object), np.array(y, dtype=object), plain_width(30, op), coupled=True)
+    for row, p, q in zip(tokens, x, y):
+      n = max(len(str(p)), len(str(q)))
+      assert decode(row).rstrip("_") == f"{p:0{n}d}{op}{q:0{n}d}=" + answer(p, q, n)
+    written = [decode(t).split("=")[1] for t in tokens]
+    assert read_plain(np.full(100, op), written) == [str(p + q if op == "+" else p - q) for p, q in zip(x, y)]
+
+def test_coupled_places_give_each_significance_one_id_in_both_operands_and_the_answer_at_one_random_start_a_problem():
+  problems = PlainProblems(10, "+", 300, seed=0, test_digits=30, places="coupled")
+  ops, a, b = problems.sample(400)
+  tokens, packed = problems.tokens(ops, a, b), problems.arrays(ops, a, b, train=True)[0]
+  table = 2 * (problems.ctx_len + 1)  # the model's place table
+  ids, starts = packed // 16, []
+  for row, p, q in zip(ids, a.tolist(), b.tolist()):
+    n = max(len(str(p)), len(str(q)))
+    first, second, answer = row[:n], row[n + 1:2 * n + 1], row[2 * n + 2:3 * n + 3]
+    assert (first == second).all() and (first[::-1] == answer[:n]).all()  # units with units, tens with tens, ...
+    assert (np.diff(answer) == 1).all() and row[n] == row[2 * n + 1] == answer[0] - 1  # "+" and "=" next to the units
+    starts.append(row[n])
+  assert max(ids.max(axis=-1)) == table - 1 and min(starts) == 0  # offsets reach the table's end: the longest test's places trained
+  test = problems.arrays(*problems.split(problems.held_out))[0] // 16
+  assert test.max() < table and (test[:, problems.ctx_len - 1] >= 0).all()
+
+def test_plain_problems_past_64_bits_are_python_integers_of_every_test_length_never_trained_on():
+  problems = PlainProblems(10, "+", 300, seed=0, test_digits=30)
+  ops, a, b = problems.split(problems.held_out)
+  assert sorted(set(np.char.str_len(a.astype(str)))) == list(range(1, 31)) and (np.char.str_len(a.astype(str)) == np.char.str_len(b.astype(str))).all()
+  drawn = problems.sample(2000)
+  assert max(len(str(x)) for x in drawn[1].tolist() + drawn[2].tolist()) == 10
+  assert not set(zip(*map(list, problems.test()))) & set(zip(*map(list, drawn)))
+  tokens = problems.tokens(ops, a, b)
+  assert all(decode(t).split("=")[1].split("_")[0] == str(p + q)[::-1] for t, p, q in zip(tokens, a.tolist(), b.tolist()))

@@ -41,7 +41,7 @@ def test_abacus_positions_are_the_places_that_come_packed_with_the_tokens_and_no
   logits = lambda t, p: model(Tensor(t + 11 * p), slice(5, 6)).numpy()
   np.testing.assert_allclose(logits(tokens, place), logits(tokens[:, order], place[:, order]), rtol=1e-5, atol=1e-6)
   assert np.abs(logits(tokens, place) - logits(tokens, place[:, [1, 0, 2, 3, 4, 5]])).max() > 1e-4
-  assert model.place_emb.shape == (7, 16) and model.pos_emb is None  # places 0..ctx_len
+  assert model.place_emb.shape == (14, 16) and model.pos_emb is None  # places 0..2 ctx_len + 1: room for offsets
 
 @pytest.mark.parametrize("pos", ["learned", "rope"])
 def test_logits_at_a_span_of_positions_equal_those_of_the_full_pass(pos):

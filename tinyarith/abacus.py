@@ -1,14 +1,24 @@
-"""Abacus positions (McLeish et al. 2024): each digit is placed by its significance within its number, not by where it sits
-in the sequence, so the units digits of both operands and of the answer share one embedding, the tens digits the next.
+"""Digit places: Abacus positions (McLeish et al. 2024) and position coupling (Cho et al. 2024). Each digit is placed by
+its significance within its number, not by where it sits in the sequence, so the units digits of both operands and of the
+answer share one position id, the tens digits the next.
 
 A prompt's digits get their place counted from the units digit (1) up, since operands are written most significant first;
 its other tokens get 0. From the "=" on, answers are written least significant digit first, so each answer slot gets its
 number, 1, 2, ...: the place of the digit it holds, known before the model writes it, whatever the answer turns out to be.
-In training every place but 0 is shifted by a random offset per problem, so that the places of longer numbers than those
-trained on have been seen too. The model reads a token and its place packed in one integer, token + vocab * place, which
-keeps batches (B, T) for the loop, the JIT and the decoder (model.Transformer unpacks it)."""
+In training the places are shifted by a random offset per problem, drawn so that places up to the end of the table, twice
+the longest test sequence, are trained: those of numbers far longer than the trained ones too. Abacus shifts the digits'
+places only; coupling shifts every token's (its "+" and "=" sit next to the units digit, as in Cho et al.'s code), and
+comes with the plain format's operands zero-padded to one length (tinyarith.calculator). The model reads a token and its
+place packed in one integer, token + vocab * place, which keeps batches (B, T) for the loop, the JIT and the decoder
+(model.Transformer unpacks it)."""
 import numpy as np
 from tinyarith.vocab import EQUALS
+
+SCHEMES = ("abacus", "coupled")  # the --pos values whose tokens come packed with their places
+
+def table_size(ctx_len:int) -> int:
+  """Rows of the place table of a model whose longest sequence is ctx_len: room for offsets as long as the sequence itself."""
+  return 2 * (ctx_len + 1)
 
 def places(tokens:np.ndarray) -> np.ndarray:
   """tokens (B, T) -> the place of each token, (B, T): the prompt's digits counted from their number's units digit, the
@@ -19,10 +29,12 @@ def places(tokens:np.ndarray) -> np.ndarray:
   slot = np.arange(T) - np.argmax(tokens == EQUALS, axis=-1)[:, None]
   return np.where(prompt, run[:, :T], np.maximum(slot, 0))
 
-def pack(tokens:np.ndarray, vocab:int, table:int, rng:np.random.Generator|None=None) -> np.ndarray:
-  """tokens (B, T) -> the model's input, token + vocab * place, (B, T). With rng (training) each problem's places but 0 are
-  shifted by an offset drawn from 0 up to the most that keeps them below table, the model's number of places."""
+def pack(tokens:np.ndarray, vocab:int, table:int, rng:np.random.Generator|None=None, scheme:str="abacus") -> np.ndarray:
+  """tokens (B, T) -> the model's input, token + vocab * place, (B, T). With rng (training) each problem's places (abacus:
+  but 0) are shifted by an offset drawn from 0 up to the most that keeps them below table, the model's number of places."""
   place = places(tokens)
   if (most := place.max(initial=0)) >= table: raise ValueError(f"a place of {most} does not fit the model's {table} places")
-  if rng is not None: place = place + rng.integers(0, table - place.max(axis=-1, keepdims=True)) * (place > 0)
+  if rng is not None:
+    offset = rng.integers(0, table - place.max(axis=-1, keepdims=True))
+    place = place + (offset if scheme == "coupled" else offset * (place > 0))
   return tokens + vocab * place

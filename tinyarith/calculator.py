@@ -29,7 +29,10 @@ Every answer is then N(N+1)+2N tokens long, the others padded.
 The plain format, for length generalisation, writes numbers as a person does, with no leading zeros, and ends the answer
 with "_": 13-512 is "13-512=994-_", the answer reversed as above. Training operands have 1 to N digits (each length equally
 likely); the held-out set has operands of 1 to M digits (M > N: lengths never trained on), both of one length in a problem.
-Rows are right-padded with "_" to the longest problem's length; only the answer and its end count in the loss.
+Rows are right-padded with "_" to the longest problem's length; only the answer and its end count in the loss. With
+position coupling (--pos coupled) both operands are zero-padded to the longer one's length L and the answer to L+1 digits
+(a difference's to L and its sign, a product's to 2L): 13-512 is "013-512=9940-_", 7+5 is "7+5=21_". Operands of 10 to
+40 digits are Python integers: slower to draw, the same problems.
 Division (its two numbers would need a separator) and the scratchpad are padded-format only."""
 import argparse
 from dataclasses import asdict, dataclass
@@ -100,11 +103,15 @@ def plain_width(n:int, ops:str) -> int:
   """Tokens of the longest plain problem with operands of up to n digits: a, op, b, "=", the answer and its "_"."""
   return 2 * n + 3 + max({"+": n + 1, "-": n + 1, "*": 2 * n}[op] for op in ops)
 
-def plain_tokens(ops:np.ndarray, a:np.ndarray, b:np.ndarray, width:int) -> np.ndarray:
-  """Problems in the plain format, right-padded with "_" to width. (B,) -> (B, width)"""
+def plain_tokens(ops:np.ndarray, a:np.ndarray, b:np.ndarray, width:int, coupled:bool=False) -> np.ndarray:
+  """Problems in the plain format, right-padded with "_" to width. coupled: both operands zero-padded to the longer one's
+  length L, the answer to L+1 digits (a difference's to L, then its sign; a product's to 2L). (B,) -> (B, width)"""
   tokens = np.full((len(a), width), PAD, dtype=np.int64)
   for row, (op, x, y) in enumerate(zip(ops, a.tolist(), b.tolist())):
-    text = encode(f"{x}{op}{y}=" + plain_answer(op, x, y) + "_")
+    n = len(str(max(x, y))) * coupled  # 0: no padding
+    answer = plain_answer(op, x, y)
+    if coupled: answer = answer[:-1].ljust(n, "0") + answer[-1] if op == "-" else answer.ljust({"+": n + 1, "*": 2 * n}[op], "0")
+    text = encode(f"{x:0{n}d}{op}{y:0{n}d}=" + answer + "_")
     tokens[row, :len(text)] = text
   return tokens
 
@@ -154,16 +161,19 @@ def schoolbook_carries(op:str, a:np.ndarray, b:np.ndarray, n:int) -> np.ndarray:
 class CalculatorProblems:
   """A held-out test set of distinct problems, spread evenly over the operators, and a seeded stream of training problems
   that never produces one of them, in the padded format; and what turns them into the model's inputs and targets (with
-  abacus=True its tokens packed with their places, at random offsets in training: tinyarith.abacus) and its answers into
-  exact-match metrics. A problem is coded as op_index * 10^2n + a * 10^n + b, n the longest operand's digits."""
+  places its tokens packed with their places, at random offsets in training: tinyarith.abacus) and its answers into
+  exact-match metrics. A problem is coded as op_index * 10^2n + a * 10^n + b, n the longest operand's digits (a Python
+  integer in an object array where that passes 64 bits). places: the abacus.SCHEMES scheme whose places the tokens carry."""
+  most_digits = 6  # a product's 2n digits fit a 64-bit integer
   def __init__(self, digits:int, ops:str, test_size:int, seed:int, batch_size:int=GPT_DEFAULTS["batch_size"], scratchpad:bool=False,
-               abacus:bool=False):
-    if not 1 <= digits <= 6: raise BadInput("digits", f"must be 1 to 6 (a product's 2n digits fit a 64-bit integer), got {digits}")
+               places:str|None=None):
+    if not 1 <= digits <= self.most_digits: raise BadInput("digits", f"must be 1 to {self.most_digits}, got {digits}")
     if not ops or (bad := set(ops) - set(OPS)) or len(set(ops)) < len(ops):
       raise BadInput("ops", f"must list distinct operators of {OPS!r}, got {ops!r}" + (f" ({''.join(sorted(bad))} is none)" if ops and bad else ""))
     if batch_size < 1: raise BadInput("batch_size", f"must be a positive integer, got {batch_size}")
-    self.digits, self.ops, self.batch_size, self.scratchpad, self.abacus = digits, ops, batch_size, scratchpad, abacus
+    self.digits, self.ops, self.batch_size, self.scratchpad, self.places = digits, ops, batch_size, scratchpad, places
     self.size, self.rng = 10 ** self.longest, np.random.default_rng(seed)
+    self.dtype = np.int64 if len(ops) * self.size ** 2 < 2 ** 63 else object
     self.held_out = np.sort(self.draw_held_out(test_size))
 
   longest = property(lambda self: self.digits)  # digits of the longest operand, trained or held out
@@ -191,8 +201,8 @@ class CalculatorProblems:
 
   def split(self, codes:np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """codes -> (operator characters, a, b)"""
-    op_index, pair = np.divmod(codes, self.size * self.size)
-    return np.array(list(self.ops))[op_index], *np.divmod(pair, self.size)
+    op_index, pair = codes // self.size ** 2, codes % self.size ** 2  # not np.divmod: it has no loop for Python integers
+    return np.array(list(self.ops))[op_index.astype(np.int64)], pair // self.size, pair % self.size
 
   def test(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The held-out problems whose loss and token accuracy the run logs: those of trained lengths."""
@@ -215,14 +225,15 @@ class CalculatorProblems:
 
   def arrays(self, ops:np.ndarray, a:np.ndarray, b:np.ndarray, train:bool=False) -> tuple[np.ndarray, np.ndarray]:
     """The model's input and the masked next-token targets of the problems: the answer's, its padding's (padded format)
-    or its end's (plain), (B, T) each. train=True draws abacus offsets."""
+    or its end's (plain), (B, T) each. train=True draws the places' offsets."""
     tokens = self.tokens(ops, a, b)
     return self.packed(tokens, train), self.targets(tokens)
 
   def targets(self, tokens:np.ndarray) -> np.ndarray: return next_token_targets(tokens)
 
   def packed(self, tokens:np.ndarray, train:bool=False) -> np.ndarray:
-    return abacus.pack(tokens, len(VOCAB), self.ctx_len + 1, self.rng if train else None) if self.abacus else tokens
+    if not self.places: return tokens
+    return abacus.pack(tokens, len(VOCAB), abacus.table_size(self.ctx_len), self.rng if train else None, self.places)
 
   def batch(self) -> tuple[np.ndarray, np.ndarray]: return self.arrays(*self.sample(), train=True)
 
@@ -256,13 +267,16 @@ class CalculatorProblems:
 class PlainProblems(CalculatorProblems):
   """The plain format's problems (see the module's docstring): training operands of 1 to digits digits, each length
   equally likely, and a held-out set of test_size problems spread evenly over the operators and the operand lengths 1 to
-  test_digits, both operands of one length; those of trained lengths are never trained on."""
+  test_digits, both operands of one length; those of trained lengths are never trained on. With places="coupled" the
+  operands are zero-padded to one length and the answer to its width (plain_tokens)."""
+  most_digits = 40
   def __init__(self, digits:int, ops:str, test_size:int, seed:int, batch_size:int=GPT_DEFAULTS["batch_size"], test_digits:int|None=None,
-               abacus:bool=False):
+               places:str|None=None):
     self.test_digits = digits if test_digits is None else test_digits
-    if not digits <= self.test_digits <= 9: raise BadInput("test_digits", f"must be from --digits ({digits}) to 9, got {self.test_digits}")
+    if not digits <= self.test_digits <= self.most_digits:
+      raise BadInput("test_digits", f"must be from --digits ({digits}) to {self.most_digits}, got {self.test_digits}")
     if "/" in ops: raise BadInput("ops", "division is padded-format only: its quotient and remainder would need a separator")
-    super().__init__(digits, ops, test_size, seed, batch_size, abacus=abacus)
+    super().__init__(digits, ops, test_size, seed, batch_size, places=places)
 
   longest = property(lambda self: self.test_digits)
   @property
@@ -271,15 +285,17 @@ class PlainProblems(CalculatorProblems):
     """Right-padded to the longest problem of the longest operands here, and of trained ones at least: training batches
     and the held-out problems of trained lengths share one width (and one JIT capture), the whole held-out set another."""
     longest = max(len(str(int(x.max(initial=0)))) for x in (a, b))
-    return plain_tokens(ops, a, b, plain_width(max(longest, self.digits), self.ops))
+    return plain_tokens(ops, a, b, plain_width(max(longest, self.digits), self.ops), self.places == "coupled")
 
   def targets(self, tokens:np.ndarray) -> np.ndarray:
     targets = next_token_targets(tokens)  # from the "=" to the answer's end, "_", and none after it
     return np.where(np.cumsum(targets == PAD, axis=-1) - (targets == PAD) > 0, IGNORE, targets)
 
   def number(self, length:int, count:int) -> np.ndarray:
-    """count numbers of length digits, uniform (0 is a 1-digit number)."""
-    return self.rng.integers(0 if length == 1 else 10 ** (length - 1), 10 ** length, size=count)
+    """count numbers of length digits, uniform (0 is a 1-digit number), of the codes' dtype."""
+    if length <= 18: return self.rng.integers(0 if length == 1 else 10 ** (length - 1), 10 ** length, size=count).astype(self.dtype)
+    digits = np.concatenate([self.rng.integers(1, 10, size=(count, 1)), self.rng.integers(0, 10, size=(count, length - 1))], 1)
+    return np.array([int("".join(map(str, row))) for row in digits], dtype=object)  # past 64 bits: one digit at a time
 
   def draw_held_out(self, test_size:int) -> np.ndarray:
     cells = [(i, n) for i in range(len(self.ops)) for n in range(1, self.test_digits + 1)]
@@ -306,8 +322,8 @@ class PlainProblems(CalculatorProblems):
     size, codes = size or self.batch_size, np.empty(0, dtype=np.int64)
     while len(codes) < size:
       k = size - len(codes)
-      a, b = (np.choose(self.rng.integers(0, self.digits, size=k), [self.number(n, k) for n in range(1, self.digits + 1)]) for _ in "ab")
-      draw = self.rng.integers(0, len(self.ops), size=k) * self.size ** 2 + a * self.size + b
+      a, b = (np.stack([self.number(n, k) for n in range(1, self.digits + 1)])[self.rng.integers(0, self.digits, size=k), np.arange(k)] for _ in "ab")
+      draw = self.rng.integers(0, len(self.ops), size=k).astype(self.dtype) * self.size ** 2 + a * self.size + b
       codes = np.concatenate([codes, draw[~self.is_held_out(draw)]])
     return self.split(codes)
 
@@ -318,21 +334,22 @@ FORMATS = ("padded", "plain")
 
 def make_problems(data:dict, seed:int, pos:str) -> CalculatorProblems:
   """The problem set of a run's data settings (its config's "data"), for a model with positions pos."""
+  places = pos if pos in abacus.SCHEMES else None
   if data["scratchpad"] and not set("*/") & set(data["ops"]):
     raise BadInput("scratchpad", f"works out products and quotients: --ops {data['ops']} has neither * nor /")
   if data.get("format", "padded") == "padded":
     if data.get("test_digits") not in (None, data["digits"]):
       raise BadInput("test_digits", "tests longer operands in the plain format only: add --format plain")
-    return CalculatorProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data["scratchpad"], pos == "abacus")
+    return CalculatorProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data["scratchpad"], places)
   if data["scratchpad"]: raise BadInput("scratchpad", "is padded-format only: drop --format plain")
-  return PlainProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data.get("test_digits"), pos == "abacus")
+  return PlainProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data.get("test_digits"), places)
 
 @dataclass(frozen=True)
 class ProblemSettings:
-  digits: int = 2                # per operand, 1 to 6 (padded: every operand zero-padded to this; plain: 1 to this many)
+  digits: int = 2                # per operand (padded: 1 to 6, every operand zero-padded to this; plain: 1 to this many, up to 40)
   ops: str | None = None         # the operators to learn; None: padded OPS, plain PLAIN_OPS
   format: str = "padded"         # FORMATS: zero-padded operands and answers of fixed width, or numbers as written
-  test_digits: int | None = None  # plain: held-out operands of 1 to this many digits, up to 9; None: digits
+  test_digits: int | None = None  # plain: held-out operands of 1 to this many digits, up to 40; None: digits
   test_size: int = 4000          # held-out problems, spread evenly over the operators (plain: and the lengths)
   batch_size: int = GPT_DEFAULTS["batch_size"]  # training problems per step, drawn fresh each step
   scratchpad: bool = False       # work out products and quotients before their answers (padded only)
@@ -394,12 +411,12 @@ def answer(config:dict, model, op:str, a:int, b:int) -> tuple[str, str, str]:
 def parser() -> cli.ArgumentParser:
   parser = cli.ArgumentParser(prog="experiments/calculator.py", description=__doc__.split("\n\n")[0])
   g = parser.add_argument_group("data")
-  cli.option(g, "digits", DEFAULTS, "digits per operand, 1 to 6 (padded: every operand zero-padded to this; plain: training operands "
-             "of 1 to this many)", type=int)
+  cli.option(g, "digits", DEFAULTS, "digits per operand (padded: 1 to 6, every operand zero-padded to this; plain: training "
+             "operands of 1 to this many, up to 40)", type=int)
   cli.option(g, "ops", DEFAULTS, f"the operators to learn, any of {OPS} (default: padded {OPS}, plain {PLAIN_OPS})")
   cli.option(g, "format", DEFAULTS, "padded: zero-padded operands, answers of fixed width; plain: numbers as written, each answer "
              "ended by '_' (for length generalisation)", choices=FORMATS)
-  cli.option(g, "test-digits", DEFAULTS, "plain: held-out operands of 1 to this many digits, up to 9 (default: --digits)", type=int)
+  cli.option(g, "test-digits", DEFAULTS, "plain: held-out operands of 1 to this many digits, up to 40 (default: --digits)", type=int)
   cli.option(g, "test-size", DEFAULTS, "held-out problems, spread evenly over the operators (plain: and the lengths)", type=int)
   cli.option(g, "scratchpad", DEFAULTS, "write a product's partial products a * (each digit of b) before the product, and a "
              "quotient's long division, digit by digit with the remainder so far, before the quotient (padded only)",

@@ -3,6 +3,7 @@
 a stop says what was kept. The library raises; only this module and the commands that use it exit."""
 import argparse, re, shlex, signal, sys, threading
 from typing import Callable, NoReturn
+from tinyarith.abacus import SCHEMES
 from tinyarith.device import check_device
 from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted, Stop, flag
 from tinyarith.loss import LOSSES, LOSS_DTYPES
@@ -55,11 +56,13 @@ def values(kind:type) -> Callable[[str], object]:
 
 SWEEP = "; a list (a,b,c) sweeps"  # the help of a flag a sweep may list
 POSITION_HELP = {"learned": "learned position embeddings", "rope": "rotary", "none": "none (NoPE: only the causal mask orders tokens)",
-                 "abacus": "abacus (each digit's place in its number, McLeish et al. 2024)"}
-UNPACKED = tuple(p for p in POSITIONS if p != "abacus")  # the --pos choices of an experiment that does not pack digit places
+                 "abacus": "abacus (each digit's place in its number, McLeish et al. 2024)",
+                 "coupled": "coupled (plain format: operands zero-padded to one length, a digit's place in its number shared "
+                            "with the answer's, Cho et al. 2024)"}
+UNPACKED = tuple(p for p in POSITIONS if p not in SCHEMES)  # the --pos choices of an experiment that does not pack digit places
 
 def add_model_args(parser:argparse.ArgumentParser, defaults:dict, positions:tuple[str, ...]=UNPACKED):
-  """The model's flags; positions: the --pos choices (abacus needs an experiment that packs digit places: the calculator)."""
+  """The model's flags; positions: the --pos choices (abacus and coupled need an experiment that packs digit places: the calculator)."""
   g = parser.add_argument_group("model")
   option(g, "n-layers", defaults, "transformer blocks", type=int)
   option(g, "d-model", defaults, "width of the residual stream", type=int)

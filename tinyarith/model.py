@@ -4,9 +4,10 @@ from dataclasses import dataclass, asdict
 import numpy as np
 from tinygrad import Tensor, dtypes
 from tinygrad.nn.state import get_parameters, get_state_dict
+from tinyarith.abacus import SCHEMES, table_size
 from tinyarith.errors import BadInput
 
-POSITIONS = ("learned", "rope", "none", "abacus")
+POSITIONS = ("learned", "rope", "none", *SCHEMES)
 
 @dataclass(frozen=True)
 class Config:
@@ -18,7 +19,7 @@ class Config:
   d_mlp: int = 512
   layernorm: bool = False   # pre-norm LayerNorm in each block and before the unembedding
   pos: str = "learned"      # "learned" position embeddings, "rope" (rotary, in attention), "none" (the causal mask alone orders
-                            # tokens) or "abacus" (a digit's place in its number, tinyarith.abacus: tokens arrive packed with it)
+                            # tokens), "abacus" or "coupled" (a digit's place in its number, tinyarith.abacus: tokens arrive packed with it)
   n_out: int | None = None  # output classes; None: same as vocab
 
   def __post_init__(self):
@@ -32,7 +33,7 @@ class Config:
   @property
   def d_head(self) -> int: return self.d_model // self.n_heads
   @property
-  def places(self) -> int: return self.ctx_len + 1  # abacus: places 0..ctx_len, room for an offset beyond the longest number
+  def places(self) -> int: return table_size(self.ctx_len)
   @property
   def n_classes(self) -> int: return self.n_out or self.vocab
   def to_dict(self) -> dict: return asdict(self)
@@ -108,15 +109,15 @@ class Transformer:
     emb_std = 0.02 if cfg.layernorm else cfg.d_model ** -0.5  # rows of unit-ish norm in the residual stream
     self.tok_emb = normal(rng, (cfg.vocab, cfg.d_model), emb_std)
     self.pos_emb = normal(rng, (cfg.ctx_len, cfg.d_model), emb_std) if cfg.pos == "learned" else None
-    self.place_emb = normal(rng, (cfg.places, cfg.d_model), emb_std) if cfg.pos == "abacus" else None
+    self.place_emb = normal(rng, (cfg.places, cfg.d_model), emb_std) if cfg.pos in SCHEMES else None
     self.blocks = [Block(cfg, rng) for _ in range(cfg.n_layers)]
     self.ln_f = LayerNorm(cfg.d_model) if cfg.layernorm else None
     self.unembed = weight(rng, cfg.d_model, cfg.n_classes, 0.02 if cfg.layernorm else None)
     Tensor.realize(*get_parameters(self))  # on the device once, not copied inside every kernel that reads them
 
   def __call__(self, tokens:Tensor, out:slice=slice(None)) -> Tensor:
-    """tokens (B, T) int -> logits (B, T_out, n_classes) at the positions out (default all). With abacus positions each
-    token comes packed with its place, token + vocab * place (abacus.pack).
+    """tokens (B, T) int -> logits (B, T_out, n_classes) at the positions out (default all). With abacus or coupled
+    positions each token comes packed with its place, token + vocab * place (abacus.pack).
     Asking only for the positions that reach the loss saves the last block's queries, attention outputs and MLP elsewhere."""
     T = tokens.shape[-1]
     if T > self.cfg.ctx_len: raise ValueError(f"sequence of {T} tokens is longer than ctx_len {self.cfg.ctx_len}")

@@ -5,6 +5,7 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from types import NoneType
 from typing import get_args, get_type_hints
+from tinyarith.abacus import SCHEMES
 from tinyarith.config import SHAPE
 from tinyarith.errors import BadInput, flag
 from tinyarith.rundir import saved_settings
@@ -61,5 +62,5 @@ def resolve(given:dict, defaults:dict, listable:tuple[str, ...]=()) -> dict:
   return {**defaults, **saved, **given}
 
 def check_unpacked(pos:str):
-  """A run whose problems carry no digit places (grokking, addition) cannot take abacus positions."""
-  if pos == "abacus": raise BadInput("pos", "abacus positions need each digit's place in its number, which only the calculator's problems carry")
+  """A run whose problems carry no digit places (grokking, addition) cannot take abacus or coupled positions."""
+  if pos in SCHEMES: raise BadInput("pos", f"{pos} positions need each digit's place in its number, which only the calculator's problems carry")
