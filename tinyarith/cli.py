@@ -4,6 +4,7 @@ a stop says what was kept. The library raises; only this module and the commands
 import argparse, re, shlex, signal, sys, threading
 from typing import Callable, NoReturn
 from tinyarith.abacus import SCHEMES
+from tinyarith.config import OPTIMIZERS
 from tinyarith.device import check_device
 from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted, Stop, flag
 from tinyarith.loss import LOSSES, LOSS_DTYPES
@@ -76,10 +77,12 @@ def add_train_args(parser:argparse.ArgumentParser, defaults:dict, sweep:bool=Fal
   --devices split a sweep across machines and devices (tinyarith.sweep)."""
   number, integer, more = (values(float), values(int), SWEEP) if sweep else (float, int, "")
   g = parser.add_argument_group("training")
-  option(g, "lr", defaults, "AdamW learning rate" + more, type=number)
-  option(g, "beta1", defaults, "AdamW beta1", type=float)
-  option(g, "beta2", defaults, "AdamW beta2", type=float)
-  option(g, "weight-decay", defaults, "AdamW decoupled weight decay" + more, type=number)
+  option(g, "optimizer", defaults, "adamw: Adam with decoupled weight decay; adam: with L2 weight decay added to the gradient "
+         "(torch.optim.Adam's, the Grokfast paper's)", choices=OPTIMIZERS)
+  option(g, "lr", defaults, "learning rate" + more, type=number)
+  option(g, "beta1", defaults, "Adam beta1", type=float)
+  option(g, "beta2", defaults, "Adam beta2", type=float)
+  option(g, "weight-decay", defaults, "weight decay (see --optimizer)" + more, type=number)
   option(g, "steps", defaults, "optimizer steps", type=int)
   option(g, "eval-every", defaults, "steps between reads of the train/test loss and accuracy", type=int)
   option(g, "ckpt-every", defaults, "steps between checkpoints (default: at every evaluation)", type=int)

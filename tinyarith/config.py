@@ -3,6 +3,7 @@ Validated when made, saved as RUN_DIR/config.json, read back by --resume; RunCon
 import math, os
 from dataclasses import dataclass, field, asdict, fields
 import numpy as np
+from tinygrad import Tensor
 from tinygrad.nn.optim import AdamW
 from tinygrad.nn.state import get_parameters
 from tinyarith.errors import BadInput
@@ -18,7 +19,8 @@ CHECKS = {"lr": (lambda v: math.isfinite(v) and v > 0, "a positive number"), "be
           "steps": POSITIVE_INT, "eval_every": POSITIVE_INT, "ckpt_every": POSITIVE_INT,
           "seed": (lambda v: isinstance(v, int) and v >= 0, "a non-negative integer"),
           "grokfast_alpha": (lambda v: 0 <= v < 1, "in [0, 1)"), "grokfast_lamb": (lambda v: math.isfinite(v) and v >= 0, "a non-negative number")}
-CHOICES = {"loss": LOSSES, "loss_dtype": tuple(LOSS_DTYPES)}
+OPTIMIZERS = ("adamw", "adam")  # decoupled weight decay, or L2 added to the gradient (torch.optim.Adam's weight_decay)
+CHOICES = {"loss": LOSSES, "loss_dtype": tuple(LOSS_DTYPES), "optimizer": OPTIMIZERS}
 
 SHAPE = ("vocab", "ctx_len", "n_out")         # model settings the data sets, not flags
 NOT_FLAGS = ("experiment", "model", "data")  # RunConfig fields that are not one flag each
@@ -28,7 +30,8 @@ class RunConfig:
   experiment: str                   # "grokking", "addition": what made the data
   model: Config
   data: dict = field(default_factory=dict)  # the experiment's own settings (p, op, train_frac; digits, reverse, ...)
-  lr: float = 1e-3                  # AdamW, decoupled weight decay
+  optimizer: str = "adamw"          # OPTIMIZERS
+  lr: float = 1e-3
   beta1: float = 0.9
   beta2: float = 0.98
   weight_decay: float = 1.0
@@ -72,7 +75,7 @@ class RunConfig:
     return cls(experiment, model, data, **{f.name: flags[f.name] for f in fields(cls) if f.name not in NOT_FLAGS})
 
   def build(self) -> tuple[Transformer, AdamW]:
-    """The model initialised from the seed, and its AdamW (with its Grokfast filter, if on)."""
+    """The model initialised from the seed, and its AdamW (with its Grokfast filter and L2 weight decay, if on)."""
     model = Transformer(self.model, seed=self.seed)
     return model, optimizer(model, self)
 
@@ -83,20 +86,27 @@ def adamw(model, lr:float|list[float]=RunConfig.lr, beta1:float=RunConfig.beta1,
   if not isinstance(lr, (list, tuple)) and not isinstance(weight_decay, (list, tuple)):
     return AdamW(get_parameters(model), lr=lr, b1=beta1, b2=beta2, weight_decay=weight_decay)
   opt = AdamW(get_parameters(model), lr=1.0, b1=beta1, b2=beta2, weight_decay=0.0)
-  # (R, 1, 1, 1), split across devices as the weights are
-  per_run = lambda v: to_device(np.array(v, dtype=np.float32).reshape(-1, *[1] * (RUN_RANK - 1)), opt.device)
-  opt.lr, opt.wd = per_run(lr), per_run(weight_decay)
+  opt.lr, opt.wd = per_run(lr, opt.device), per_run(weight_decay, opt.device)
   return opt
+
+def per_run(values:float|list[float], device) -> Tensor:
+  """Each stacked run's value as (R, 1, 1, 1), split across devices as the weights are."""
+  return to_device(np.array(values, dtype=np.float32).reshape(-1, *[1] * (RUN_RANK - 1)), device)
 
 def optimizer(model, run:"RunConfig", lr:float|list[float]|None=None, weight_decay:float|list[float]|None=None) -> AdamW:
   """run's AdamW for model (lists of lr and weight decay: each stacked run's), with its Grokfast filter at opt.grokfast
-  when --grokfast-lamb is above 0: a state of the optimizer's, kept in its checkpoints."""
-  opt = adamw(model, run.lr if lr is None else lr, run.beta1, run.beta2, run.weight_decay if weight_decay is None else weight_decay)
+  when --grokfast-lamb is above 0: a state of the optimizer's, kept in its checkpoints. With --optimizer adam the weight
+  decay is L2, at opt.l2 (a float, or each stacked run's (R, 1, 1, 1)): the train step adds l2 * weight to each gradient,
+  after the Grokfast filter, as torch.optim.Adam does inside its step; AdamW's own decay is then 0."""
+  weight_decay = run.weight_decay if weight_decay is None else weight_decay
+  l2 = run.optimizer == "adam"
+  opt = adamw(model, run.lr if lr is None else lr, run.beta1, run.beta2, 0.0 if l2 else weight_decay)
+  if l2: opt.l2 = per_run(weight_decay, opt.device) if isinstance(weight_decay, (list, tuple)) else weight_decay
   if run.grokfast_lamb > 0: opt.grokfast = Grokfast(opt.params, run.grokfast_alpha, run.grokfast_lamb)
   return opt
 
 # settings added after runs were saved, with their defaults: a config.json or sweep.json without them had these
-LATER = {f.name: f.default for f in fields(RunConfig) if f.name in ("loss", "loss_dtype", "grokfast_alpha", "grokfast_lamb")}
+LATER = {f.name: f.default for f in fields(RunConfig) if f.name in ("loss", "loss_dtype", "grokfast_alpha", "grokfast_lamb", "optimizer")}
 
 def run_bytes(run:RunConfig, rows:int) -> int:
   """A rough upper estimate of the memory a run needs (or adds to a sweep) training on `rows` rows a step: its weights,

@@ -35,8 +35,10 @@ class ProblemSettings:
   p: int = 113            # the modulus; tokens are 0..p-1 and "=" is p
   op: str = "+"
   train_frac: float = 0.3  # of all pairs; the rest is the test set
+  batch_size: int | None = None  # training pairs a step, drawn afresh each step without replacement; None: all (full batch)
   def __post_init__(self):
     check_types(self)
+    if self.batch_size is not None and self.batch_size < 1: raise BadInput("batch_size", f"must be a positive integer, got {self.batch_size}")
     if self.p < 2: raise BadInput("p", f"the modulus must be at least 2, got {self.p}")
     if self.op not in MODULAR_OPS: raise BadInput("op", f"unknown op {self.op!r}, choose from {', '.join(MODULAR_OPS)}")
     if not 0 < self.train_frac < 1: raise BadInput("train_frac", f"must be strictly between 0 and 1, got {self.train_frac}")
@@ -71,19 +73,29 @@ def modular_split(p:int, op:str, train_frac:float, seed:int) -> tuple[np.ndarray
 DEFAULTS = {**defaults_of(Config, RunConfig, ProblemSettings), "steps": 25000, "resume": None, "shard": None, "devices": None}
 
 def variant(settings:dict) -> str:
-  """What sets a run's directory name apart from the default recipe's: -stablemax, -float32, -grokfast2 (its lamb)."""
+  """What sets a run's directory name apart from the default recipe's: -stablemax, -float32, -grokfast2 (its lamb), -adam,
+  -batch512."""
   return ((settings["loss"] != "softmax") * f"-{settings['loss']}" + (settings["loss_dtype"] != "float64") * f"-{settings['loss_dtype']}"
-          + (settings["grokfast_lamb"] > 0) * f"-grokfast{settings['grokfast_lamb']:g}")
+          + (settings["grokfast_lamb"] > 0) * f"-grokfast{settings['grokfast_lamb']:g}" + (settings["optimizer"] != "adamw") * f"-{settings['optimizer']}"
+          + bool(settings["batch_size"]) * f"-batch{settings['batch_size']}")
 
 def config_of(settings:dict) -> RunConfig:
   """The RunConfig of one run's settings; its directory is --resume's, or --out, or runs/<a name from the settings>."""
   check_unpacked(settings["pos"])
-  data = asdict(ProblemSettings(settings["p"], settings["op"], settings["train_frac"]))  # first: the model's shape comes from p
+  data = asdict(ProblemSettings(settings["p"], settings["op"], settings["train_frac"], settings["batch_size"]))  # first: the model's shape comes from p
   name = f"grokking-{OP_NAMES[data['op']]}-p{data['p']}-seed{settings['seed']}{variant(settings)}"
   out = settings["resume"] or settings["out"] or f"runs/{name}"
   return RunConfig.from_flags({**settings, "out": out}, "grokking", data, vocab=data["p"] + 1, ctx_len=3, n_out=data["p"])
 
 def split_of(run:RunConfig): return modular_split(run.data["p"], run.data["op"], run.data["train_frac"], run.seed)
+
+def minibatches(x:np.ndarray, y:np.ndarray, size:int, rng:np.random.Generator):
+  """A function that returns the next step's batch: size rows of x, y drawn without replacement, each step afresh."""
+  if size > len(x): raise BadInput("batch_size", f"must be at most the {len(x)} training pairs, got {size}")
+  def batch() -> tuple[Tensor, Tensor]:
+    rows = rng.choice(len(x), size, replace=False)
+    return Tensor(x[rows]), Tensor(y[rows])
+  return batch
 
 def run(**settings) -> list[dict]:
   """Train from Python: settings by the flags' names (p=31, train_frac=[0.3, 0.5], seed=range(3), shard="0/2", ...), the
@@ -94,6 +106,7 @@ def run(**settings) -> list[dict]:
   check_device()
   table = modular_table(settings["p"])[0] if settings["op"] == "+" else None  # the progress measures: a + b only
   if sweep.is_sweep(settings):
+    if settings["batch_size"]: raise BadInput("batch_size", "draws one run's minibatches; a sweep trains each run on its full batch")
     measure = table is not None and (lambda model, splits: measures.tracker(model, table, [s[0] for s in splits], stacked=True))
     name = f"grokking-{OP_NAMES[settings['op']]}-p{settings['p']}{variant(settings)}"
     return sweep.run(settings, name, config_of, split_of, measure or None)
@@ -101,12 +114,14 @@ def run(**settings) -> list[dict]:
     if settings[name]: raise BadInput(name, "splits a sweep (a setting given a list); this is one run")
   run, resume = config_of(settings), bool(settings["resume"])
   x_train, y_train, x_test, y_test = split_of(run)
+  rng = np.random.default_rng((run.seed, 1)) if run.data["batch_size"] else None  # not the split's stream
+  next_batch = minibatches(x_train, y_train, run.data["batch_size"], rng) if rng else None
   out = make_run_dir(run, resume)
   print(f"{len(x_train)} train / {len(x_test)} test pairs of a {run.data['op']} b mod {run.data['p']}; writing {out}/")
   train_set, test_set = (Tensor(x_train), Tensor(y_train)), (Tensor(x_test), Tensor(y_test))
   model, opt = run.build()
-  rows = train(model, opt, Data(lambda: train_set, {"train": train_set, "test": test_set}, span=target_span(y_train, y_test),
-                                extra_metrics=measures.tracker(model, table, [x_train]) if table is not None else None), run, resume)
+  rows = train(model, opt, Data(next_batch or (lambda: train_set), {"train": train_set, "test": test_set}, span=target_span(y_train, y_test),
+                                extra_metrics=measures.tracker(model, table, [x_train]) if table is not None else None, rng=rng), run, resume)
   print(summary(rows))
   print(f"wrote {out}/config.json, metrics.jsonl, checkpoint.json, model.safetensors, loss.png" + (", progress.png" * (table is not None)))
   return rows
@@ -119,6 +134,8 @@ def parser() -> cli.ArgumentParser:
   cli.option(g, "p", DEFAULTS, "the modulus; tokens are 0..p-1 and '=' is p", type=int)
   cli.option(g, "op", DEFAULTS, "a op b mod p (/ keeps b invertible mod p)", choices=list(MODULAR_OPS))
   cli.option(g, "train-frac", DEFAULTS, "fraction of all pairs to train on; the rest is the test set" + cli.SWEEP, type=cli.values(float))
+  cli.option(g, "batch-size", DEFAULTS, "training pairs a step, drawn afresh each step without replacement (default: all of them, "
+             "the full batch; one run, not a sweep)", type=int)
   cli.add_model_args(parser, DEFAULTS)
   cli.add_train_args(parser, DEFAULTS, sweep=True)
   return parser

@@ -24,7 +24,8 @@ def make_train_step(model, opt, span:slice=slice(None), runs:bool=False, loss:st
                     loss_dtype:str="float64") -> Callable[[Tensor, Tensor], Tensor]:
   """A JIT'd step on a batch x, y (B, T) whose kept targets all lie in the positions span (see loss.target_span), returning
   its loss (loss.cross_entropy's of that kind and dtype). With runs=True the model is a stack of runs (model.stack), x, y
-  are (R, B, T) and the loss is each run's, (R,). An opt.grokfast filters the gradients first (tinyarith.grokfast)."""
+  are (R, B, T) and the loss is each run's, (R,). An opt.grokfast filters the gradients first (tinyarith.grokfast), then
+  an opt.l2 adds its weight decay to them (config.optimizer)."""
   @TinyJit
   @Context(TRAINING=1)
   def train_step(x:Tensor, y:Tensor) -> Tensor:
@@ -33,8 +34,10 @@ def make_train_step(model, opt, span:slice=slice(None), runs:bool=False, loss:st
     value = cross_entropy(model(x, span), y[..., span], runs, loss, loss_dtype)
     (value.sum() if runs else value).backward()  # the runs' weights are apart, so each gets its own loss's gradient
     state = opt.grokfast.filter(opt.params) if hasattr(opt, "grokfast") else []
+    if hasattr(opt, "l2"):
+      for p in opt.params: p.grad = p.grad + opt.l2 * p.detach()
     return value.realize(*state, *opt.schedule_step())
-  key = model_key(model, opt, getattr(opt, "grokfast", None), span=str(span), runs=runs, loss=loss, loss_dtype=loss_dtype)
+  key = model_key(model, opt, getattr(opt, "grokfast", None), span=str(span), runs=runs, loss=loss, loss_dtype=loss_dtype, l2=hasattr(opt, "l2"))
   return KeptJit(train_step, "train", key, lambda: checkpoint.training_state(model, opt))
 
 def make_evaluator(model, span:slice=slice(None), runs:bool=False, loss:str="softmax") -> Callable[[list[Batch]], tuple]:
