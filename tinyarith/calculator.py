@@ -391,7 +391,8 @@ def run(**settings) -> list[dict]:
   print(summary(rows))
   print("exact match by operator: " + ", ".join(f"{k}: {v['exact']:.4f} (n={v['n']})" for k, v in rows[-1]["test_exact_by_op"].items()))
   if run.data["format"] == "plain":
-    print("exact match by operand length: " + ", ".join(f"{k}: {v['exact']:.4f}" for k, v in rows[-1]["test_exact_by_op_digits"].items()))
+    by_length = sorted(rows[-1]["test_exact_by_op_digits"].items(), key=lambda kv: (kv[0][0], int(kv[0][1:])))  # +2 before +10
+    print("exact match by operand length: " + ", ".join(f"{k}: {v['exact']:.4f}" for k, v in by_length))
   print(f"wrote {out}/config.json, metrics.jsonl, checkpoint.json, model.safetensors, loss.png")
   return rows
 
