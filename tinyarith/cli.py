@@ -58,8 +58,8 @@ def values(kind:type) -> Callable[[str], object]:
 SWEEP = "; a list (a,b,c) sweeps"  # the help of a flag a sweep may list
 POSITION_HELP = {"learned": "learned position embeddings", "rope": "rotary", "none": "none (NoPE: only the causal mask orders tokens)",
                  "abacus": "abacus (each digit's place in its number, McLeish et al. 2024)",
-                 "coupled": "coupled (plain format: operands zero-padded to one length, a digit's place in its number shared "
-                            "with the answer's, Cho et al. 2024)"}
+                 "coupled": "coupled (position coupling, Cho et al. 2024: abacus's places, the operator and '=' beside the "
+                            "units digit, and in the plain format both operands zero-padded to one length)"}
 UNPACKED = tuple(p for p in POSITIONS if p not in SCHEMES)  # the --pos choices of an experiment that does not pack digit places
 
 def add_model_args(parser:argparse.ArgumentParser, defaults:dict, positions:tuple[str, ...]=UNPACKED):
