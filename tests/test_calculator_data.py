@@ -140,13 +140,15 @@ def test_bad_plain_settings_are_bad_input_naming_them(kwargs, field):
 def test_abacus_places_count_each_digit_from_its_units_and_number_the_answer_slots():
   tokens = np.array([encode("123+45=861_"), encode("7*10=07___") + [PAD]])
   assert places(tokens).tolist() == [[3, 2, 1, 0, 2, 1, 0, 1, 2, 3, 4], [1, 0, 2, 1, 0, 1, 2, 3, 4, 5, 6]]
-  assert (pack(tokens, 16, 12) == tokens + 16 * places(tokens)).all()
-  shifted = pack(np.repeat(tokens, 200, axis=0), 16, 12, np.random.default_rng(0)) // 16
-  offsets = shifted - places(np.repeat(tokens, 200, axis=0))
-  assert (offsets[places(np.repeat(tokens, 200, axis=0)) == 0] == 0).all() and shifted.max() == 11  # 0 stays; the rest fit 12 places
-  per_row = [set(row[p > 0]) for row, p in zip(offsets, places(np.repeat(tokens, 200, axis=0)))]
-  assert all(len(s) == 1 for s in per_row) and len({s.pop() for s in per_row}) == 8  # one offset a problem: 0 to 7 for the first
-  with pytest.raises(ValueError): pack(tokens, 16, 6)
+  assert places(tokens, 5).tolist()[1] == [1, 0, 2, 1, 0, 1, 2, 3, 4, 5, 5]  # past the longest answer: no new place
+  assert (pack(tokens, 16, 6) == tokens + 16 * places(tokens)).all()
+  rows = np.repeat(tokens, 200, axis=0)
+  shifted = pack(rows, 16, 6, np.random.default_rng(0)) // 16  # answers of up to 6 slots: 14 places
+  offsets = shifted - places(rows)
+  assert (offsets[places(rows) == 0] == 0).all() and shifted.max() == 13  # 0 stays; the rest reach the last of 14 places
+  per_row = [set(row[p > 0]) for row, p in zip(offsets, places(rows))]
+  assert all(len(s) == 1 for s in per_row) and len({s.pop() for s in per_row}) == 10  # one offset a problem: 0 to 9 for the first
+  with pytest.raises(ValueError): pack(tokens, 16, 2)
 
 def test_coupled_problems_zero_pad_both_operands_to_one_length_and_the_answer_to_its_width():
   ops, a, b = np.array(list("+-*+")), np.array([13, 13, 12, 7]), np.array([512, 512, 3, 5])
@@ -166,7 +168,7 @@ def test_coupled_places_give_each_significance_one_id_in_both_operands_and_the_a
   problems = PlainProblems(10, "+", 300, seed=0, test_digits=30, places="coupled")
   ops, a, b = problems.sample(400)
   tokens, packed = problems.tokens(ops, a, b), problems.arrays(ops, a, b, train=True)[0]
-  table = 2 * (problems.ctx_len + 1)  # the model's place table
+  table = 2 * (problems.slots + 1)  # the model's place table: the answer's 32 slots, and as many again
   ids, starts = packed // 16, []
   for row, p, q in zip(ids, a.tolist(), b.tolist()):
     n = max(len(str(p)), len(str(q)))
@@ -176,7 +178,7 @@ def test_coupled_places_give_each_significance_one_id_in_both_operands_and_the_a
     starts.append(row[n])
   assert max(ids.max(axis=-1)) == table - 1 and min(starts) == 0  # offsets reach the table's end: the longest test's places trained
   test = problems.arrays(*problems.split(problems.held_out))[0] // 16
-  assert test.max() < table and (test[:, problems.ctx_len - 1] >= 0).all()
+  assert problems.slots == 32 and test.max() == 32  # 30-digit operands: 31 answer digits and the end
 
 def test_plain_problems_past_64_bits_are_python_integers_of_every_test_length_never_trained_on():
   problems = PlainProblems(10, "+", 300, seed=0, test_digits=30)

@@ -35,13 +35,14 @@ def test_without_positions_the_last_token_sees_the_earlier_ones_as_a_set(pos, in
 def test_abacus_positions_are_the_places_that_come_packed_with_the_tokens_and_nothing_else():
   """A token and its place travel together (token + vocab * place): in one block, the last position's logits do not
   change when the earlier (token, place) pairs are reordered, and do when only a place changes."""
-  model = Transformer(Config(**{**TINY, "n_layers": 1}, pos="abacus"), seed=3)
+  model = Transformer(Config(**{**TINY, "n_layers": 1}, pos="abacus", n_places=14), seed=3)
   tokens, place = np.array([[3, 1, 4, 1, 5, 9]]), np.array([[2, 1, 0, 3, 6, 1]])
   order = [4, 1, 3, 0, 2, 5]
   logits = lambda t, p: model(Tensor(t + 11 * p), slice(5, 6)).numpy()
   np.testing.assert_allclose(logits(tokens, place), logits(tokens[:, order], place[:, order]), rtol=1e-5, atol=1e-6)
   assert np.abs(logits(tokens, place) - logits(tokens, place[:, [1, 0, 2, 3, 4, 5]])).max() > 1e-4
-  assert model.place_emb.shape == (14, 16) and model.pos_emb is None  # places 0..2 ctx_len + 1: room for offsets
+  assert model.place_emb.shape == (14, 16) and model.pos_emb is None
+  assert Transformer(Config(**TINY, pos="coupled")).place_emb.shape == (7, 16)  # a run from before n_places: ctx_len + 1
 
 @pytest.mark.parametrize("pos", ["learned", "rope"])
 def test_logits_at_a_span_of_positions_equal_those_of_the_full_pass(pos):

@@ -6,7 +6,8 @@ A prompt's digits get their place counted from the units digit (1) up, since ope
 its other tokens get 0. From the "=" on, answers are written least significant digit first, so each answer slot gets its
 number, 1, 2, ...: the place of the digit it holds, known before the model writes it, whatever the answer turns out to be.
 In training the places are shifted by a random offset per problem, drawn so that places up to the end of the table, twice
-the longest test sequence, are trained: those of numbers far longer than the trained ones too. Abacus shifts the digits'
+the longest answer's, are trained: those of numbers far longer than the trained ones too (Cho et al. train 1-30 digits
+with 202 places for a 100-digit test; McLeish et al. offsets up to 100 for the same). Abacus shifts the digits'
 places only; coupling shifts every token's (its "+" and "=" sit next to the units digit, as in Cho et al.'s code), and
 comes with the plain format's operands zero-padded to one length (tinyarith.calculator). The model reads a token and its
 place packed in one integer, token + vocab * place, which keeps batches (B, T) for the loop, the JIT and the decoder
@@ -16,24 +17,26 @@ from tinyarith.vocab import EQUALS
 
 SCHEMES = ("abacus", "coupled")  # the --pos values whose tokens come packed with their places
 
-def table_size(ctx_len:int) -> int:
-  """Rows of the place table of a model whose longest sequence is ctx_len: room for offsets as long as the sequence itself."""
-  return 2 * (ctx_len + 1)
+def table_size(slots:int) -> int:
+  """Rows of the place table for answers of up to `slots` tokens: places 0..slots, and as many again for the offsets."""
+  return 2 * (slots + 1)
 
-def places(tokens:np.ndarray) -> np.ndarray:
+def places(tokens:np.ndarray, slots:int|None=None) -> np.ndarray:
   """tokens (B, T) -> the place of each token, (B, T): the prompt's digits counted from their number's units digit, the
-  answer slots after the "=" numbered from 1, 0 elsewhere."""
+  answer slots after the "=" numbered from 1 (at most `slots`: a shorter problem's row padded past its answer's end,
+  which no target reads, stays within the table), 0 elsewhere."""
   is_digit, (B, T) = tokens < 10, tokens.shape
   prompt, run = np.cumsum(tokens == EQUALS, axis=-1) == 0, np.zeros((B, T + 1), dtype=np.int64)
   for t in range(T - 1, -1, -1): run[:, t] = (run[:, t + 1] + 1) * is_digit[:, t]  # the digits from t to its number's end
   slot = np.arange(T) - np.argmax(tokens == EQUALS, axis=-1)[:, None]
-  return np.where(prompt, run[:, :T], np.maximum(slot, 0))
+  return np.where(prompt, run[:, :T], np.clip(slot, 0, slots))
 
-def pack(tokens:np.ndarray, vocab:int, table:int, rng:np.random.Generator|None=None, scheme:str="abacus") -> np.ndarray:
-  """tokens (B, T) -> the model's input, token + vocab * place, (B, T). With rng (training) each problem's places (abacus:
-  but 0) are shifted by an offset drawn from 0 up to the most that keeps them below table, the model's number of places."""
-  place = places(tokens)
-  if (most := place.max(initial=0)) >= table: raise ValueError(f"a place of {most} does not fit the model's {table} places")
+def pack(tokens:np.ndarray, vocab:int, slots:int, rng:np.random.Generator|None=None, scheme:str="abacus") -> np.ndarray:
+  """tokens (B, T) of answers of up to `slots` tokens -> the model's input, token + vocab * place, (B, T). With rng
+  (training) each problem's places (abacus: but 0) are shifted by an offset drawn from 0 up to the most that keeps them
+  within the model's table_size(slots) places."""
+  place, table = places(tokens, slots), table_size(slots)
+  if (most := place.max(initial=0)) > slots: raise ValueError(f"a place of {most} does not fit answers of {slots} slots")
   if rng is not None:
     offset = rng.integers(0, table - place.max(axis=-1, keepdims=True))
     place = place + (offset if scheme == "coupled" else offset * (place > 0))

@@ -179,6 +179,8 @@ class CalculatorProblems:
   longest = property(lambda self: self.digits)  # digits of the longest operand, trained or held out
   @property
   def ctx_len(self) -> int: return 2 * self.digits + 2 + answer_width(self.digits, self.scratchpad)
+  @property
+  def slots(self) -> int: return self.ctx_len - 2 * self.longest - 2  # the longest answer's tokens: a place each
 
   def draw_held_out(self, test_size:int) -> np.ndarray:
     most = min(self.size * (self.size - (op == "/")) for op in self.ops) // 2 * len(self.ops)  # half of the fewest problems of an operator, each
@@ -233,7 +235,7 @@ class CalculatorProblems:
 
   def packed(self, tokens:np.ndarray, train:bool=False) -> np.ndarray:
     if not self.places: return tokens
-    return abacus.pack(tokens, len(VOCAB), abacus.table_size(self.ctx_len), self.rng if train else None, self.places)
+    return abacus.pack(tokens, len(VOCAB), self.slots, self.rng if train else None, self.places)
 
   def batch(self) -> tuple[np.ndarray, np.ndarray]: return self.arrays(*self.sample(), train=True)
 
@@ -371,7 +373,8 @@ def config_of(settings:dict) -> RunConfig:
   name = "-".join(OP_NAMES[op] for op in data["ops"]) + "-scratch" * data["scratchpad"]
   if data["format"] == "plain": name += f"-plain-test{problems.test_digits}d-{settings['pos']}"
   out = settings["resume"] or settings["out"] or f"runs/calculator-{data['digits']}d-{name}-seed{settings['seed']}"
-  return RunConfig.from_flags({**settings, "out": out}, "calculator", data, vocab=len(VOCAB), ctx_len=problems.ctx_len)
+  n_places = abacus.table_size(problems.slots) if problems.places else None
+  return RunConfig.from_flags({**settings, "out": out}, "calculator", data, vocab=len(VOCAB), ctx_len=problems.ctx_len, n_places=n_places)
 
 def run(**settings) -> list[dict]:
   """Train from Python: settings by the flags' names, the rest their defaults; resume="DIR" goes on with a run. A bad

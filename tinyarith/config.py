@@ -22,7 +22,7 @@ CHECKS = {"lr": (lambda v: math.isfinite(v) and v > 0, "a positive number"), "be
 OPTIMIZERS = ("adamw", "adam")  # decoupled weight decay, or L2 added to the gradient (torch.optim.Adam's weight_decay)
 CHOICES = {"loss": LOSSES, "loss_dtype": tuple(LOSS_DTYPES), "optimizer": OPTIMIZERS}
 
-SHAPE = ("vocab", "ctx_len", "n_out")         # model settings the data sets, not flags
+SHAPE = ("vocab", "ctx_len", "n_out", "n_places")  # model settings the data sets, not flags
 NOT_FLAGS = ("experiment", "model", "data")  # RunConfig fields that are not one flag each
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class RunConfig:
 
   @classmethod
   def from_flags(cls, flags:dict, experiment:str, data:dict, **shape) -> "RunConfig":
-    """The inverse of flags(): the settings from flag values by dest, the model's shape (vocab, ctx_len, n_out) from the data."""
+    """The inverse of flags(): the settings from flag values by dest, the model's shape (vocab, ctx_len, n_out, n_places) from the data."""
     model = Config(**shape, **{f.name: flags[f.name] for f in fields(Config) if f.name not in SHAPE})
     return cls(experiment, model, data, **{f.name: flags[f.name] for f in fields(cls) if f.name not in NOT_FLAGS})
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass, asdict
 import numpy as np
 from tinygrad import Tensor, dtypes
 from tinygrad.nn.state import get_parameters, get_state_dict
-from tinyarith.abacus import SCHEMES, table_size
+from tinyarith.abacus import SCHEMES
 from tinyarith.errors import BadInput
 
 POSITIONS = ("learned", "rope", "none", *SCHEMES)
@@ -21,6 +21,7 @@ class Config:
   pos: str = "learned"      # "learned" position embeddings, "rope" (rotary, in attention), "none" (the causal mask alone orders
                             # tokens), "abacus" or "coupled" (a digit's place in its number, tinyarith.abacus: tokens arrive packed with it)
   n_out: int | None = None  # output classes; None: same as vocab
+  n_places: int | None = None  # abacus, coupled: rows of the place table (abacus.table_size); None: ctx_len + 1, as before it was set
 
   def __post_init__(self):
     for name in ("vocab", "ctx_len", "n_layers", "d_model", "n_heads", "d_mlp"):
@@ -33,7 +34,7 @@ class Config:
   @property
   def d_head(self) -> int: return self.d_model // self.n_heads
   @property
-  def places(self) -> int: return table_size(self.ctx_len)
+  def places(self) -> int: return self.n_places or self.ctx_len + 1
   @property
   def n_classes(self) -> int: return self.n_out or self.vocab
   def to_dict(self) -> dict: return asdict(self)
