@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 from tinygrad import Tensor, Context, dtypes
+from tinyarith.errors import BadInput
 from tinyarith.model import Config, Transformer, rope
 from tinyarith.loss import cross_entropy
 from tinygrad.nn.state import get_state_dict
@@ -102,3 +103,11 @@ def test_every_parameters_gradient_matches_central_differences_in_float64(layern
       t.assign(Tensor(w)).realize()
       assert grads[name][idx] == pytest.approx((shifted[0] - shifted[1]) / (2 * h), rel=1e-5, abs=1e-9), (name, idx)
   assert len(params) == (16 if layernorm else 11)  # every tensor of the model was checked: none is missing from the state dict
+
+def test_emb_std_sets_the_embeddings_spread_at_initialisation_and_only_theirs():
+  default, wide = (Transformer(Config(**{**TINY, "d_model": 64, "n_heads": 4}, layernorm=True, emb_std=std), seed=0) for std in (None, 1.0))
+  assert abs(default.tok_emb.numpy().std() - 0.02) < 0.005 and abs(wide.tok_emb.numpy().std() - 1.0) < 0.25
+  assert abs(wide.pos_emb.numpy().std() - 1.0) < 0.25
+  np.testing.assert_array_equal(default.blocks[0].attn.wq.numpy(), wide.blocks[0].attn.wq.numpy())
+  with pytest.raises(BadInput) as e: Config(**TINY, emb_std=0.0)
+  assert e.value.field == "emb_std"

@@ -70,6 +70,8 @@ def add_model_args(parser:argparse.ArgumentParser, defaults:dict, positions:tupl
   option(g, "n-heads", defaults, "attention heads (must divide --d-model)", type=int)
   option(g, "d-mlp", defaults, "hidden width of the MLP", type=int)
   option(g, "layernorm", defaults, "pre-norm LayerNorm", action=argparse.BooleanOptionalAction)
+  option(g, "emb-std", defaults, "std of the token and position embeddings at initialisation (default: 0.02 with --layernorm, "
+         "1/sqrt(d_model) without; PyTorch's nn.Embedding draws them with std 1)", type=float)
   option(g, "pos", defaults, ", ".join(POSITION_HELP[p] for p in positions), choices=positions)
 
 def add_train_args(parser:argparse.ArgumentParser, defaults:dict, sweep:bool=False):

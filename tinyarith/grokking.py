@@ -74,10 +74,10 @@ DEFAULTS = {**defaults_of(Config, RunConfig, ProblemSettings), "steps": 25000, "
 
 def variant(settings:dict) -> str:
   """What sets a run's directory name apart from the default recipe's: -stablemax, -float32, -grokfast2 (its lamb), -adam,
-  -batch512."""
+  -batch512, -emb1 (its --emb-std)."""
   return ((settings["loss"] != "softmax") * f"-{settings['loss']}" + (settings["loss_dtype"] != "float64") * f"-{settings['loss_dtype']}"
           + (settings["grokfast_lamb"] > 0) * f"-grokfast{settings['grokfast_lamb']:g}" + (settings["optimizer"] != "adamw") * f"-{settings['optimizer']}"
-          + bool(settings["batch_size"]) * f"-batch{settings['batch_size']}")
+          + bool(settings["batch_size"]) * f"-batch{settings['batch_size']}" + (settings["emb_std"] is not None) * f"-emb{settings['emb_std']:g}")
 
 def config_of(settings:dict) -> RunConfig:
   """The RunConfig of one run's settings; its directory is --resume's, or --out, or runs/<a name from the settings>."""

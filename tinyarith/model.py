@@ -22,11 +22,14 @@ class Config:
                             # tokens), "abacus" or "coupled" (a digit's place in its number, tinyarith.abacus: tokens arrive packed with it)
   n_out: int | None = None  # output classes; None: same as vocab
   n_places: int | None = None  # abacus, coupled: rows of the place table (abacus.table_size); None: ctx_len + 1, as before it was set
+  emb_std: float | None = None  # std of the embeddings at initialisation; None: 0.02 with LayerNorm (GPT-2), 1/sqrt(d_model) without
 
   def __post_init__(self):
     for name in ("vocab", "ctx_len", "n_layers", "d_model", "n_heads", "d_mlp"):
       if not isinstance(v := getattr(self, name), int) or v < 1: raise BadInput(name, f"must be a positive integer, got {v!r}")
     if not isinstance(self.layernorm, bool): raise BadInput("layernorm", f"must be True or False, got {self.layernorm!r}")
+    if self.emb_std is not None and (isinstance(self.emb_std, bool) or not isinstance(self.emb_std, (int, float)) or not 0 < self.emb_std < math.inf):
+      raise BadInput("emb_std", f"must be a positive number, got {self.emb_std!r}")
     if self.d_model % self.n_heads: raise BadInput("n_heads", f"must divide d_model ({self.d_model}), got {self.n_heads}")
     if self.pos not in POSITIONS: raise BadInput("pos", f"must be one of {', '.join(POSITIONS)}, got {self.pos!r}")
     if self.pos == "rope" and self.d_head % 2: raise BadInput("pos", f"rope needs an even head size (d_model / n_heads), got {self.d_head}")
@@ -107,7 +110,7 @@ class Block:
 class Transformer:
   def __init__(self, cfg:Config, seed:int=0):
     self.cfg, rng = cfg, np.random.default_rng(seed)
-    emb_std = 0.02 if cfg.layernorm else cfg.d_model ** -0.5  # rows of unit-ish norm in the residual stream
+    emb_std = cfg.emb_std or (0.02 if cfg.layernorm else cfg.d_model ** -0.5)  # without LayerNorm: rows of unit-ish norm
     self.tok_emb = normal(rng, (cfg.vocab, cfg.d_model), emb_std)
     self.pos_emb = normal(rng, (cfg.ctx_len, cfg.d_model), emb_std) if cfg.pos == "learned" else None
     self.place_emb = normal(rng, (cfg.places, cfg.d_model), emb_std) if cfg.pos in SCHEMES else None
