@@ -31,7 +31,7 @@ with "_": 13-512 is "13-512=994-_", the answer reversed as above. Training opera
 likely); the held-out set has operands of 1 to M digits (M > N: lengths never trained on), both of one length in a problem.
 Rows are right-padded with "_" to the longest problem's length; only the answer and its end count in the loss. With
 position coupling (--pos coupled) both operands are zero-padded to the longer one's length L and the answer to L+1 digits
-(a difference's to L and its sign, a product's to 2L): 13-512 is "013-512=9940-_", 7+5 is "7+5=21_". Operands of 10 to
+(a difference's to L and its sign, a product's to 2L): 13-512 is "013-512=994-_", 13+512 is "013+512=5250_". Operands of 10 to
 40 digits are Python integers: slower to draw, the same problems.
 Division (its two numbers would need a separator) and the scratchpad are padded-format only."""
 import argparse
