@@ -189,3 +189,9 @@ def test_plain_problems_past_64_bits_are_python_integers_of_every_test_length_ne
   assert not set(zip(*map(list, problems.test()))) & set(zip(*map(list, drawn)))
   tokens = problems.tokens(ops, a, b)
   assert all(decode(t).split("=")[1].split("_")[0] == str(p + q)[::-1] for t, p, q in zip(tokens, a.tolist(), b.tolist()))
+
+def test_a_coupled_answer_is_its_digits_alone_its_length_known_from_the_prompt():
+  problems, ops, a, b = PlainProblems(3, "+-", 30, seed=0, places="coupled"), np.array(list("+-")), np.array([13, 7]), np.array([512, 5])
+  targets = problems.targets(problems.tokens(ops, a, b))
+  assert targets[0].tolist() == [IGNORE] * 7 + encode("5250") + [IGNORE] * 2  # 013+512=5250_ : the four digits, not the "_"
+  assert targets[1].tolist() == [IGNORE] * 3 + encode("2+") + [IGNORE] * 8    # 7-5=2+_ : the digit and its sign

@@ -31,8 +31,8 @@ with "_": 13-512 is "13-512=994-_", the answer reversed as above. Training opera
 likely); the held-out set has operands of 1 to M digits (M > N: lengths never trained on), both of one length in a problem.
 Rows are right-padded with "_" to the longest problem's length; only the answer and its end count in the loss. With
 position coupling (--pos coupled) both operands are zero-padded to the longer one's length L and the answer to L+1 digits
-(a difference's to L and its sign, a product's to 2L): 13-512 is "013-512=994-_", 13+512 is "013+512=5250_". Operands of 10 to
-40 digits are Python integers: slower to draw, the same problems.
+(a difference's to L and its sign, a product's to 2L): 13-512 is "013-512=994-_", 13+512 is "013+512=5250_", and the "_"
+is no target: the answer's length is known from the prompt. Operands of 10 to 40 digits are Python integers.
 Division (its two numbers would need a separator) and the scratchpad are padded-format only."""
 import argparse
 from dataclasses import asdict, dataclass
@@ -290,8 +290,10 @@ class PlainProblems(CalculatorProblems):
     return plain_tokens(ops, a, b, plain_width(max(longest, self.digits), self.ops), self.places == "coupled")
 
   def targets(self, tokens:np.ndarray) -> np.ndarray:
-    targets = next_token_targets(tokens)  # from the "=" to the answer's end, "_", and none after it
-    return np.where(np.cumsum(targets == PAD, axis=-1) - (targets == PAD) > 0, IGNORE, targets)
+    """From the "=" to the answer's end, "_", and none after it. Coupled answers have L+1 digits (a difference's L and its
+    sign, a product's 2L), their length known from the prompt, so their end is not a target (nor in Cho et al.'s format)."""
+    targets, coupled = next_token_targets(tokens), self.places == "coupled"
+    return np.where(np.cumsum(targets == PAD, axis=-1) - (targets == PAD) * (not coupled) > 0, IGNORE, targets)
 
   def number(self, length:int, count:int) -> np.ndarray:
     """count numbers of length digits, uniform (0 is a 1-digit number), of the codes' dtype."""
