@@ -22,8 +22,9 @@ def test_a_run_off_the_default_recipe_gets_its_own_default_directory():
   assert out() == "runs/grokking-add-p113-seed0"
   assert out(loss="stablemax", grokfast_lamb=2) == "runs/grokking-add-p113-seed0-stablemax-grokfast2"
   assert out(loss_dtype="float32", seed=3) == "runs/grokking-add-p113-seed3-float32"
+  assert out(optimizer="adam", batch_size=512, emb_std=1.0) == "runs/grokking-add-p113-seed0-adam-batch512-emb1"
 
-NEW_SETTINGS = ("loss", "loss_dtype", "grokfast_alpha", "grokfast_lamb")
+NEW_SETTINGS = ("loss", "loss_dtype", "grokfast_alpha", "grokfast_lamb", "optimizer")
 
 def test_a_run_or_sweep_begun_before_the_loss_grokfast_and_progress_settings_resumes(tmp_path):
   """Its config.json or sweep.json lacks the new settings (they read as their defaults) and its metrics lack the progress
@@ -37,11 +38,12 @@ def test_a_run_or_sweep_begun_before_the_loss_grokfast_and_progress_settings_res
   runs = [tmp_path / "run", tmp_path / "sweep" / "seed0-frac0.3-wd1-lr0.001", tmp_path / "sweep" / "seed1-frac0.3-wd1-lr0.001"]
   for run in runs:
     config = json.loads((run / "config.json").read_text())
+    config["data"].pop("batch_size"), config["model"].pop("emb_std"), config["model"].pop("n_places")  # newer still
     (run / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k not in NEW_SETTINGS}))
     rows = [{k: v for k, v in r.items() if k in ("step", "train_loss", "train_acc", "test_loss", "test_acc", "elapsed")} for r in read_metrics(run)]
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
   record = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
-  record["flags"] = {k: v for k, v in record["flags"].items() if k not in NEW_SETTINGS}
+  record["flags"] = {k: v for k, v in record["flags"].items() if k not in (*NEW_SETTINGS, "batch_size", "emb_std")}
   (tmp_path / "sweep" / "sweep.json").write_text(json.dumps(record))
   grokking.run(resume=str(tmp_path / "run"), steps=20)
   grokking.run(resume=str(tmp_path / "sweep"), steps=20)

@@ -75,14 +75,17 @@ DEFAULTS = {**defaults_of(Config, RunConfig, ProblemSettings), "steps": 25000, "
 def variant(settings:dict) -> str:
   """What sets a run's directory name apart from the default recipe's: -stablemax, -float32, -grokfast2 (its lamb), -adam,
   -batch512, -emb1 (its --emb-std)."""
-  return ((settings["loss"] != "softmax") * f"-{settings['loss']}" + (settings["loss_dtype"] != "float64") * f"-{settings['loss_dtype']}"
-          + (settings["grokfast_lamb"] > 0) * f"-grokfast{settings['grokfast_lamb']:g}" + (settings["optimizer"] != "adamw") * f"-{settings['optimizer']}"
-          + bool(settings["batch_size"]) * f"-batch{settings['batch_size']}" + (settings["emb_std"] is not None) * f"-emb{settings['emb_std']:g}")
+  s = settings
+  names = [s["loss"] != "softmax" and s["loss"], s["loss_dtype"] != "float64" and s["loss_dtype"],
+           s["grokfast_lamb"] > 0 and f"grokfast{s['grokfast_lamb']:g}", s["optimizer"] != "adamw" and s["optimizer"],
+           s["batch_size"] and f"batch{s['batch_size']}", s["emb_std"] is not None and f"emb{s['emb_std']:g}"]
+  return "".join(f"-{name}" for name in names if name)
 
 def config_of(settings:dict) -> RunConfig:
   """The RunConfig of one run's settings; its directory is --resume's, or --out, or runs/<a name from the settings>."""
   check_unpacked(settings["pos"])
-  data = asdict(ProblemSettings(settings["p"], settings["op"], settings["train_frac"], settings["batch_size"]))  # first: the model's shape comes from p
+  # first: the model's shape comes from p
+  data = asdict(ProblemSettings(settings["p"], settings["op"], settings["train_frac"], settings["batch_size"]))
   name = f"grokking-{OP_NAMES[data['op']]}-p{data['p']}-seed{settings['seed']}{variant(settings)}"
   out = settings["resume"] or settings["out"] or f"runs/{name}"
   return RunConfig.from_flags({**settings, "out": out}, "grokking", data, vocab=data["p"] + 1, ctx_len=3, n_out=data["p"])
