@@ -27,5 +27,5 @@ def test_grokking_memorises_then_generalises_long_after(grok_run):
 def test_the_run_directory_records_what_made_it(grok_run):
   config = json.loads((grok_run / "config.json").read_text())
   assert config["seed"] == 0 and config["device"] == Device.DEFAULT and config["tinygrad"].startswith("0.14")
-  assert config["weight_decay"] == 3.0 and config["data"] == {"p": 31, "op": "+", "train_frac": 0.5}
+  assert config["weight_decay"] == 3.0 and config["data"] == {"p": 31, "op": "+", "train_frac": 0.5, "batch_size": None}
   assert (grok_run / "model.safetensors").stat().st_size > 100_000  # 1-layer d_model 128: ~200k float32 weights
