@@ -165,7 +165,7 @@ def test_coupled_problems_zero_pad_both_operands_to_one_length_and_the_answer_to
     assert read_plain(np.full(100, op), written) == [str(p + q if op == "+" else p - q) for p, q in zip(x, y)]
 
 def test_coupled_places_give_each_significance_one_id_in_both_operands_and_the_answer_at_one_random_start_a_problem():
-  problems = PlainProblems(10, "+", 300, seed=0, test_digits=30, places="coupled")
+  problems = PlainProblems(10, "+", 300, seed=0, test_digits=30, scheme="coupled")
   ops, a, b = problems.sample(400)
   tokens, packed = problems.tokens(ops, a, b), problems.arrays(ops, a, b, train=True)[0]
   table = 2 * (problems.slots + 1)  # the model's place table: the answer's 32 slots, and as many again
@@ -191,7 +191,7 @@ def test_plain_problems_past_64_bits_are_python_integers_of_every_test_length_ne
   assert all(decode(t).split("=")[1].split("_")[0] == str(p + q)[::-1] for t, p, q in zip(tokens, a.tolist(), b.tolist()))
 
 def test_a_coupled_answer_is_its_digits_alone_its_length_known_from_the_prompt():
-  problems, ops, a, b = PlainProblems(3, "+-", 30, seed=0, places="coupled"), np.array(list("+-")), np.array([13, 7]), np.array([512, 5])
+  problems, ops, a, b = PlainProblems(3, "+-", 30, seed=0, scheme="coupled"), np.array(list("+-")), np.array([13, 7]), np.array([512, 5])
   targets = problems.targets(problems.tokens(ops, a, b))
   assert targets[0].tolist() == [IGNORE] * 7 + encode("5250") + [IGNORE] * 2  # 013+512=5250_ : the four digits, not the "_"
   assert targets[1].tolist() == [IGNORE] * 3 + encode("2+") + [IGNORE] * 8    # 7-5=2+_ : the digit and its sign

@@ -161,17 +161,17 @@ def schoolbook_carries(op:str, a:np.ndarray, b:np.ndarray, n:int) -> np.ndarray:
 class CalculatorProblems:
   """A held-out test set of distinct problems, spread evenly over the operators, and a seeded stream of training problems
   that never produces one of them, in the padded format; and what turns them into the model's inputs and targets (with
-  places its tokens packed with their places, at random offsets in training: tinyarith.abacus) and its answers into
+  a scheme its tokens packed with their places, at random offsets in training: tinyarith.abacus) and its answers into
   exact-match metrics. A problem is coded as op_index * 10^2n + a * 10^n + b, n the longest operand's digits (a Python
-  integer in an object array where that passes 64 bits). places: the abacus.SCHEMES scheme whose places the tokens carry."""
+  integer in an object array where that passes 64 bits). scheme: the abacus.SCHEMES scheme whose places the tokens carry."""
   most_digits = 6  # a product's 2n digits fit a 64-bit integer
   def __init__(self, digits:int, ops:str, test_size:int, seed:int, batch_size:int=GPT_DEFAULTS["batch_size"], scratchpad:bool=False,
-               places:str|None=None):
+               scheme:str|None=None):
     if not 1 <= digits <= self.most_digits: raise BadInput("digits", f"must be 1 to {self.most_digits}, got {digits}")
     if not ops or (bad := set(ops) - set(OPS)) or len(set(ops)) < len(ops):
       raise BadInput("ops", f"must list distinct operators of {OPS!r}, got {ops!r}" + (f" ({''.join(sorted(bad))} is none)" if ops and bad else ""))
     if batch_size < 1: raise BadInput("batch_size", f"must be a positive integer, got {batch_size}")
-    self.digits, self.ops, self.batch_size, self.scratchpad, self.places = digits, ops, batch_size, scratchpad, places
+    self.digits, self.ops, self.batch_size, self.scratchpad, self.scheme = digits, ops, batch_size, scratchpad, scheme
     self.size, self.rng = 10 ** self.longest, np.random.default_rng(seed)
     self.dtype = np.int64 if len(ops) * self.size ** 2 < 2 ** 63 else object
     self.held_out = np.sort(self.draw_held_out(test_size))
@@ -234,8 +234,8 @@ class CalculatorProblems:
   def targets(self, tokens:np.ndarray) -> np.ndarray: return next_token_targets(tokens)
 
   def packed(self, tokens:np.ndarray, train:bool=False) -> np.ndarray:
-    if not self.places: return tokens
-    return abacus.pack(tokens, len(VOCAB), self.slots, self.rng if train else None, self.places)
+    if not self.scheme: return tokens
+    return abacus.pack(tokens, len(VOCAB), self.slots, self.rng if train else None, self.scheme)
 
   def batch(self) -> tuple[np.ndarray, np.ndarray]: return self.arrays(*self.sample(), train=True)
 
@@ -269,16 +269,16 @@ class CalculatorProblems:
 class PlainProblems(CalculatorProblems):
   """The plain format's problems (see the module's docstring): training operands of 1 to digits digits, each length
   equally likely, and a held-out set of test_size problems spread evenly over the operators and the operand lengths 1 to
-  test_digits, both operands of one length; those of trained lengths are never trained on. With places="coupled" the
+  test_digits, both operands of one length; those of trained lengths are never trained on. With scheme="coupled" the
   operands are zero-padded to one length and the answer to its width (plain_tokens)."""
   most_digits = 40
   def __init__(self, digits:int, ops:str, test_size:int, seed:int, batch_size:int=GPT_DEFAULTS["batch_size"], test_digits:int|None=None,
-               places:str|None=None):
+               scheme:str|None=None):
     self.test_digits = digits if test_digits is None else test_digits
     if not digits <= self.test_digits <= self.most_digits:
       raise BadInput("test_digits", f"must be from --digits ({digits}) to {self.most_digits}, got {self.test_digits}")
     if "/" in ops: raise BadInput("ops", "division is padded-format only: its quotient and remainder would need a separator")
-    super().__init__(digits, ops, test_size, seed, batch_size, places=places)
+    super().__init__(digits, ops, test_size, seed, batch_size, scheme=scheme)
 
   longest = property(lambda self: self.test_digits)
   @property
@@ -287,12 +287,12 @@ class PlainProblems(CalculatorProblems):
     """Right-padded to the longest problem of the longest operands here, and of trained ones at least: training batches
     and the held-out problems of trained lengths share one width (and one JIT capture), the whole held-out set another."""
     longest = max(len(str(int(x.max(initial=0)))) for x in (a, b))
-    return plain_tokens(ops, a, b, plain_width(max(longest, self.digits), self.ops), self.places == "coupled")
+    return plain_tokens(ops, a, b, plain_width(max(longest, self.digits), self.ops), self.scheme == "coupled")
 
   def targets(self, tokens:np.ndarray) -> np.ndarray:
     """From the "=" to the answer's end, "_", and none after it. Coupled answers have L+1 digits (a difference's L and its
     sign, a product's 2L), their length known from the prompt, so their end is not a target (nor in Cho et al.'s format)."""
-    targets, coupled = next_token_targets(tokens), self.places == "coupled"
+    targets, coupled = next_token_targets(tokens), self.scheme == "coupled"
     return np.where(np.cumsum(targets == PAD, axis=-1) - (targets == PAD) * (not coupled) > 0, IGNORE, targets)
 
   def number(self, length:int, count:int) -> np.ndarray:
@@ -338,15 +338,15 @@ FORMATS = ("padded", "plain")
 
 def make_problems(data:dict, seed:int, pos:str) -> CalculatorProblems:
   """The problem set of a run's data settings (its config's "data"), for a model with positions pos."""
-  places = pos if pos in abacus.SCHEMES else None
+  scheme = pos if pos in abacus.SCHEMES else None
   if data["scratchpad"] and not set("*/") & set(data["ops"]):
     raise BadInput("scratchpad", f"works out products and quotients: --ops {data['ops']} has neither * nor /")
   if data.get("format", "padded") == "padded":
     if data.get("test_digits") not in (None, data["digits"]):
       raise BadInput("test_digits", "tests longer operands in the plain format only: add --format plain")
-    return CalculatorProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data["scratchpad"], places)
+    return CalculatorProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data["scratchpad"], scheme)
   if data["scratchpad"]: raise BadInput("scratchpad", "is padded-format only: drop --format plain")
-  return PlainProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data.get("test_digits"), places)
+  return PlainProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data.get("test_digits"), scheme)
 
 @dataclass(frozen=True)
 class ProblemSettings:
@@ -375,7 +375,7 @@ def config_of(settings:dict) -> RunConfig:
   name = "-".join(OP_NAMES[op] for op in data["ops"]) + "-scratch" * data["scratchpad"]
   if data["format"] == "plain": name += f"-plain-test{problems.test_digits}d-{settings['pos']}"
   out = settings["resume"] or settings["out"] or f"runs/calculator-{data['digits']}d-{name}-seed{settings['seed']}"
-  n_places = abacus.table_size(problems.slots) if problems.places else None
+  n_places = abacus.table_size(problems.slots) if problems.scheme else None
   return RunConfig.from_flags({**settings, "out": out}, "calculator", data, vocab=len(VOCAB), ctx_len=problems.ctx_len, n_places=n_places)
 
 def run(**settings) -> list[dict]:
