@@ -45,9 +45,9 @@ def test_abacus_positions_are_the_places_that_come_packed_with_the_tokens_and_no
   assert model.place_emb.shape == (14, 16) and model.pos_emb is None
   assert Transformer(Config(**TINY, pos="coupled")).place_emb.shape == (7, 16)  # a run from before n_places: ctx_len + 1
 
-@pytest.mark.parametrize("pos", ["learned", "rope"])
-def test_logits_at_a_span_of_positions_equal_those_of_the_full_pass(pos):
-  model = Transformer(Config(**TINY, layernorm=True, pos=pos), seed=2)
+@pytest.mark.parametrize("pos,attn_scale", [("learned", "sqrt"), ("rope", "sqrt"), ("learned", "log")])
+def test_logits_at_a_span_of_positions_equal_those_of_the_full_pass(pos, attn_scale):
+  model = Transformer(Config(**TINY, layernorm=True, pos=pos, attn_scale=attn_scale), seed=2)
   x = Tensor(np.random.default_rng(0).integers(0, 11, (3, 6)))
   full = model(x).numpy()
   for span in (slice(2, 5), slice(5, 6), slice(0, 6)):
@@ -77,7 +77,8 @@ def test_init_is_scaled_by_fan_in_not_std_one():
   assert model.blocks[0].mlp.w_out.std().item() == pytest.approx(512 ** -0.5, rel=0.05)
   assert model.blocks[0].attn.wq.std().item() == pytest.approx(128 ** -0.5, rel=0.05)
 
-@pytest.mark.parametrize("kw,message", [(dict(n_heads=3), "n_heads"), (dict(pos="alibi"), "pos"), (dict(d_model=0), "d_model")])
+@pytest.mark.parametrize("kw,message", [(dict(n_heads=3), "n_heads"), (dict(pos="alibi"), "pos"), (dict(d_model=0), "d_model"),
+                                      (dict(attn_scale="ln"), "attn_scale")])
 def test_bad_configs_say_what_is_wrong(kw, message):
   with pytest.raises(ValueError, match=message): Config(**{**TINY, **kw})
 
@@ -111,3 +112,18 @@ def test_emb_std_sets_the_embeddings_spread_at_initialisation_and_only_theirs():
   np.testing.assert_array_equal(default.blocks[0].attn.wq.numpy(), wide.blocks[0].attn.wq.numpy())
   with pytest.raises(BadInput) as e: Config(**TINY, emb_std=0.0)
   assert e.value.field == "emb_std"
+
+def test_log_attention_scale_multiplies_each_querys_scores_by_the_log_of_the_keys_it_sees():
+  """One block, no LayerNorm, written out in numpy: query i's scores q.k / sqrt(d_head) times log(i + 1) (Scalable-Softmax)."""
+  model = Transformer(Config(**{**TINY, "n_layers": 1}, attn_scale="log"), seed=4)
+  tokens = np.array([[3, 1, 4, 1, 5, 9]])
+  w = {k: v.numpy().astype(np.float64) for k, v in get_state_dict(model).items()}
+  x = w["tok_emb"][tokens[0]] + w["pos_emb"]  # (T, C)
+  heads = lambda t: t.reshape(6, 2, 8).transpose(1, 0, 2)  # (H, T, hs)
+  q, k, v = (heads(x @ w[f"blocks.0.attn.{n}"]) for n in ("wq", "wk", "wv"))
+  scores = q @ k.transpose(0, 2, 1) / np.sqrt(8) * np.log(np.arange(1, 7))[:, None]
+  scores = np.where(np.tril(np.ones((6, 6), bool)), scores, -np.inf)
+  p = np.exp(scores - scores.max(-1, keepdims=True)); p /= p.sum(-1, keepdims=True)
+  x = x + (p @ v).transpose(1, 0, 2).reshape(6, 16) @ w["blocks.0.attn.wo"]
+  x = x + np.maximum(x @ w["blocks.0.mlp.w_in"] + w["blocks.0.mlp.b_in"], 0) @ w["blocks.0.mlp.w_out"] + w["blocks.0.mlp.b_out"]
+  np.testing.assert_allclose(model(Tensor(tokens)).numpy()[0], x @ w["unembed"], rtol=1e-4, atol=1e-5)

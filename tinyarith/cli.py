@@ -8,7 +8,7 @@ from tinyarith.config import OPTIMIZERS
 from tinyarith.device import check_device
 from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted, Stop, flag
 from tinyarith.loss import LOSSES, LOSS_DTYPES
-from tinyarith.model import POSITIONS
+from tinyarith.model import ATTN_SCALES, POSITIONS
 from tinyarith.rundir import load_run
 from tinyarith.settings import as_text
 
@@ -72,6 +72,9 @@ def add_model_args(parser:argparse.ArgumentParser, defaults:dict, positions:tupl
   option(g, "layernorm", defaults, "pre-norm LayerNorm", action=argparse.BooleanOptionalAction)
   option(g, "emb-std", defaults, "std of the token and position embeddings at initialisation (default: 0.02 with --layernorm, "
          "1/sqrt(d_model) without; PyTorch's nn.Embedding draws them with std 1)", type=float)
+  option(g, "attn-scale", defaults, "attention scores q.k/sqrt(d_head) (sqrt), or that times log n, n the keys a query sees "
+         "(log: Scalable-Softmax, Nakanishi 2025, with its learned factor left to the query weights), which holds attention as "
+         "sharp on sequences longer than the trained ones", choices=ATTN_SCALES)
   option(g, "pos", defaults, ", ".join(POSITION_HELP[p] for p in positions), choices=positions)
 
 def add_train_args(parser:argparse.ArgumentParser, defaults:dict, sweep:bool=False):

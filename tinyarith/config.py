@@ -106,7 +106,8 @@ def optimizer(model, run:"RunConfig", lr:float|list[float]|None=None, weight_dec
   return opt
 
 # settings added after runs were saved, with their defaults: a config.json or sweep.json without them had these
-LATER = {f.name: f.default for f in fields(RunConfig) if f.name in ("loss", "loss_dtype", "grokfast_alpha", "grokfast_lamb", "optimizer")}
+LATER = {f.name: f.default for f in fields(RunConfig) + fields(Config)
+         if f.name in ("loss", "loss_dtype", "grokfast_alpha", "grokfast_lamb", "optimizer", "attn_scale")}
 
 def run_bytes(run:RunConfig, rows:int) -> int:
   """A rough upper estimate of the memory a run needs (or adds to a sweep) training on `rows` rows a step: its weights,

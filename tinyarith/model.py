@@ -8,6 +8,7 @@ from tinyarith.abacus import SCHEMES
 from tinyarith.errors import BadInput
 
 POSITIONS = ("learned", "rope", "none", *SCHEMES)
+ATTN_SCALES = ("sqrt", "log")  # scores q.k / sqrt(d_head), or that times log(keys in view): Scalable-Softmax (Nakanishi 2025)
 
 @dataclass(frozen=True)
 class Config:
@@ -23,6 +24,7 @@ class Config:
   n_out: int | None = None  # output classes; None: same as vocab
   n_places: int | None = None  # abacus, coupled: rows of the place table (abacus.table_size); None: ctx_len + 1, as before it was set
   emb_std: float | None = None  # std of the embeddings at initialisation; None: 0.02 with LayerNorm (GPT-2), 1/sqrt(d_model) without
+  attn_scale: str = "sqrt"  # ATTN_SCALES; "log" keeps a query's attention as sharp over the n keys of a longer sequence
 
   def __post_init__(self):
     for name in ("vocab", "ctx_len", "n_layers", "d_model", "n_heads", "d_mlp"):
@@ -31,6 +33,7 @@ class Config:
     if self.emb_std is not None and (isinstance(self.emb_std, bool) or not isinstance(self.emb_std, (int, float)) or not 0 < self.emb_std < math.inf):
       raise BadInput("emb_std", f"must be a positive number, got {self.emb_std!r}")
     if self.d_model % self.n_heads: raise BadInput("n_heads", f"must divide d_model ({self.d_model}), got {self.n_heads}")
+    if self.attn_scale not in ATTN_SCALES: raise BadInput("attn_scale", f"must be one of {', '.join(ATTN_SCALES)}, got {self.attn_scale!r}")
     if self.pos not in POSITIONS: raise BadInput("pos", f"must be one of {', '.join(POSITIONS)}, got {self.pos!r}")
     if self.pos == "rope" and self.d_head % 2: raise BadInput("pos", f"rope needs an even head size (d_model / n_heads), got {self.d_head}")
 
@@ -61,6 +64,12 @@ def rope_tables(start:int, T:int, half:int, base:float, device:str) -> tuple[Ten
   angles = np.arange(start, start + T)[:, None] * np.exp(np.arange(half) * (-math.log(base) / half))[None]
   return tuple(Tensor(f(angles).astype(np.float32), device=device).realize() for f in (np.cos, np.sin))
 
+@functools.cache
+def log_keys(start:int, T:int, device:str) -> Tensor:
+  """log of the keys in view of each query start..start+T-1, (T, 1): a query at position i sees i + 1 keys. A logit gap g
+  between the keys it wants and the rest becomes g log n, so their weight n^g / (n^g + n) holds as n grows past the trained n."""
+  return Tensor(np.log(np.arange(start + 1, start + T + 1, dtype=np.float32))[:, None], device=device).realize()
+
 def rope(x:Tensor, start:int=0, base:float=10000.0) -> Tensor:
   """Rotate the two halves of each head's features by angles set by the position, start..start+T-1 (as in seed 000). x: (..., H, T, hs)"""
   half = x.shape[-1] // 2
@@ -85,7 +94,9 @@ class Attention:
     if self.cfg.pos == "rope": q, k = rope(q, out.start), rope(k)
     q, k, v = q.contiguous(), k.contiguous(), v.contiguous()  # else the score kernel redoes the projections for every pair
     causal = Tensor.ones(T, T, dtype=dtypes.bool, device=x.device).tril()[out]  # (T_out, T)
-    scores = causal.where(q @ k.transpose(-2, -1) / math.sqrt(self.cfg.d_head), -math.inf)  # (..., B, H, T_out, T)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(self.cfg.d_head)  # (..., B, H, T_out, T)
+    if self.cfg.attn_scale == "log": scores = scores * log_keys(out.start, q.shape[-2], x.device)
+    scores = causal.where(scores, -math.inf)
     y = scores.softmax(-1).contiguous() @ v  # (..., B, H, T_out, hs); stored, or each output feature recomputes every exp
     return y.transpose(-3, -2).reshape(*lead, q.shape[-2], C).matmul(self.wo)  # (..., B, T_out, C)
 
