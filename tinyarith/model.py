@@ -84,27 +84,35 @@ class Attention:
     self.wq, self.wk, self.wv = (weight(rng, cfg.d_model, cfg.d_model, std) for _ in range(3))
     self.wo = weight(rng, cfg.d_model, cfg.d_model, out_std)
 
-  def __call__(self, x:Tensor, out:slice) -> Tensor:
-    """x (..., B, T, C) -> (..., B, T_out, C): attention outputs at the positions out only, each reading every position up to
-    itself. The leading ... is a stack of runs (see stack), or nothing."""
-    *lead, T, C = x.shape
+  def heads(self, t:Tensor) -> Tensor:
+    """(..., B, T, C) -> (..., B, H, T, hs)"""
     # contiguous_backward: the gradient of each projection is stored, not recomputed (RoPE's included) inside the weight-gradient kernels
-    heads = lambda t: t.contiguous_backward().reshape(*lead, t.shape[-2], self.cfg.n_heads, self.cfg.d_head).transpose(-3, -2)  # (..., B, H, T, hs)
-    q, k, v = heads(x[..., out, :].matmul(self.wq)), heads(x.matmul(self.wk)), heads(x.matmul(self.wv))
+    return t.contiguous_backward().reshape(*t.shape[:-1], self.cfg.n_heads, self.cfg.d_head).transpose(-3, -2)
+
+  def pattern(self, x:Tensor, out:slice) -> Tensor:
+    """x (..., B, T, C) -> (..., B, H, T_out, T): the attention weights of the queries at the positions out over every
+    position up to each (zero after it)."""
+    T = x.shape[-2]
+    q, k = self.heads(x[..., out, :].matmul(self.wq)), self.heads(x.matmul(self.wk))
     if self.cfg.pos == "rope": q, k = rope(q, out.start), rope(k)
-    q, k, v = q.contiguous(), k.contiguous(), v.contiguous()  # else the score kernel redoes the projections for every pair
+    q, k = q.contiguous(), k.contiguous()  # else the score kernel redoes the projections for every pair
     causal = Tensor.ones(T, T, dtype=dtypes.bool, device=x.device).tril()[out]  # (T_out, T)
     scores = q @ k.transpose(-2, -1) / math.sqrt(self.cfg.d_head)  # (..., B, H, T_out, T)
     if self.cfg.attn_scale == "log": scores = scores * log_keys(out.start, q.shape[-2], x.device)
-    scores = causal.where(scores, -math.inf)
-    y = scores.softmax(-1).contiguous() @ v  # (..., B, H, T_out, hs); stored, or each output feature recomputes every exp
-    return y.transpose(-3, -2).reshape(*lead, q.shape[-2], C).matmul(self.wo)  # (..., B, T_out, C)
+    return causal.where(scores, -math.inf).softmax(-1).contiguous()  # stored, or each output feature recomputes every exp
+
+  def __call__(self, x:Tensor, out:slice) -> Tensor:
+    """x (..., B, T, C) -> (..., B, T_out, C): attention outputs at the positions out only, each reading every position up to
+    itself. The leading ... is a stack of runs (see stack), or nothing."""
+    y = self.pattern(x, out) @ self.heads(x.matmul(self.wv)).contiguous()  # (..., B, H, T_out, hs)
+    return y.transpose(-3, -2).reshape(*y.shape[:-3], y.shape[-2], x.shape[-1]).matmul(self.wo)  # (..., B, T_out, C)
 
 class MLP:
   def __init__(self, cfg:Config, out_std:float|None, rng:np.random.Generator):
     self.w_in, self.b_in = weight(rng, cfg.d_model, cfg.d_mlp, None if out_std is None else 0.02), Tensor.zeros(cfg.d_mlp)
     self.w_out, self.b_out = weight(rng, cfg.d_mlp, cfg.d_model, out_std), Tensor.zeros(cfg.d_model)
-  def __call__(self, x:Tensor) -> Tensor: return (x.matmul(self.w_in) + self.b_in).relu().matmul(self.w_out) + self.b_out
+  def hidden(self, x:Tensor) -> Tensor: return (x.matmul(self.w_in) + self.b_in).relu()  # (..., d_mlp)
+  def __call__(self, x:Tensor) -> Tensor: return self.hidden(x).matmul(self.w_out) + self.b_out
 
 class Block:
   def __init__(self, cfg:Config, rng:np.random.Generator):
@@ -135,19 +143,24 @@ class Transformer:
     positions each token comes packed with its place, token + vocab * place (abacus.pack).
     Asking only for the positions that reach the loss saves the last block's queries, attention outputs and MLP elsewhere."""
     T = tokens.shape[-1]
-    if T > self.cfg.ctx_len: raise ValueError(f"sequence of {T} tokens is longer than ctx_len {self.cfg.ctx_len}")
     start, stop, step = out.indices(T)
     if step != 1 or start >= stop: raise ValueError(f"out must be a non-empty slice of consecutive positions, got {out}")
+    x = self.embed(tokens)
+    for i, block in enumerate(self.blocks): x = block(x, slice(start, stop) if i == len(self.blocks) - 1 else slice(0, T))
+    if self.ln_f: x = self.ln_f(x)
+    return x.matmul(self.unembed)  # (B, T_out, n_classes)
+
+  def embed(self, tokens:Tensor) -> Tensor:
+    """tokens (B, T) -> the residual stream's start (B, T, C): the tokens' embeddings plus their positions' or places'."""
+    T = tokens.shape[-1]
+    if T > self.cfg.ctx_len: raise ValueError(f"sequence of {T} tokens is longer than ctx_len {self.cfg.ctx_len}")
     # a one-hot matmul, not a gather: the gather's gradient is a compare over every token for every table entry, 3x slower on CPU
     embed = lambda ids, table: ids.one_hot(table.shape[-2]).cast(table.dtype).contiguous().matmul(table)  # (B, T, C)
     if self.place_emb is not None: tokens, places = tokens % self.cfg.vocab, tokens // self.cfg.vocab
     x = embed(tokens, self.tok_emb)
     if self.pos_emb is not None: x = x + self.pos_emb[..., :T, :]
     if self.place_emb is not None: x = x + embed(places, self.place_emb)
-    x = x.contiguous()  # one embedding for every matmul that reads x, not one each
-    for i, block in enumerate(self.blocks): x = block(x, slice(start, stop) if i == len(self.blocks) - 1 else slice(0, T))
-    if self.ln_f: x = self.ln_f(x)
-    return x.matmul(self.unembed)  # (B, T_out, n_classes)
+    return x.contiguous()  # one embedding for every matmul that reads x, not one each
 
 RUN_RANK = 4  # rank of a stacked weight: the activations of stacked runs are (R, B, T, C)
 
