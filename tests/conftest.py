@@ -20,6 +20,19 @@ def grok_run(tmp_path_factory):
   return out
 
 EXPERIMENTS = Path(__file__).parent.parent / "experiments"
+ADDITION_SMALL = ["--digits", "2", "--n-layers", "2", "--d-model", "64", "--d-mlp", "256", "--lr", "2e-3", "--steps", "500",
+                  "--eval-every", "50", "--test-size", "1000", "--seed", "0"]
+
+def addition(*args, timeout=1800):
+  return subprocess.run([sys.executable, str(EXPERIMENTS / "addition.py"), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+@pytest.fixture(scope="session")
+def addition_run(tmp_path_factory):
+  """A 2-digit addition run as a user starts it (LayerNorm, rotary positions), trained until it adds: its directory and output."""
+  out = tmp_path_factory.mktemp("addition")
+  result = addition(*ADDITION_SMALL, "--out", out)
+  assert result.returncode == 0, result.stderr[-3000:]
+  return out, result.stdout
 
 def experiment(name:str, *args, env:dict|None=None, timeout:int=900) -> subprocess.CompletedProcess:
   """Run experiments/<name>.py as a user would, capturing its output."""

@@ -18,19 +18,7 @@ from tinyarith.metrics import read_metrics, first_step
 from tinyarith.model import Config, Transformer
 from tinyarith.rundir import load_run
 
-ADDITION = Path(__file__).parent.parent / "experiments" / "addition.py"
-SMALL = ["--digits", "2", "--n-layers", "2", "--d-model", "64", "--d-mlp", "256", "--lr", "2e-3", "--steps", "500",
-         "--eval-every", "50", "--test-size", "1000", "--seed", "0"]
-
-def addition(*args, timeout=1800):
-  return subprocess.run([sys.executable, str(ADDITION), *map(str, args)], capture_output=True, text=True, timeout=timeout)
-
-@pytest.fixture(scope="module")
-def addition_run(tmp_path_factory):
-  out = tmp_path_factory.mktemp("addition")
-  result = addition(*SMALL, "--out", out)
-  assert result.returncode == 0, result.stderr[-3000:]
-  return out, result.stdout
+from conftest import ADDITION_SMALL as SMALL, addition
 
 def test_a_small_gpt_learns_two_digit_addition(addition_run):
   out, stdout = addition_run
