@@ -130,7 +130,8 @@ def demo_key_frequencies(bridge, p:int) -> list[int]:
   import torch
   from tinyarith.measures import key_frequencies
   x = torch.arange(p, dtype=torch.float64)
-  basis = torch.stack([torch.ones(p, dtype=torch.float64)] + [f(2 * torch.pi * k * x / p) for k in range(1, p // 2 + 1) for f in (torch.sin, torch.cos)])
+  waves = [f(2 * torch.pi * k * x / p) for k in range(1, p // 2 + 1) for f in (torch.sin, torch.cos)]
+  basis = torch.stack([torch.ones(p, dtype=torch.float64)] + waves)
   basis = basis / basis.norm(dim=-1, keepdim=True)  # (p, p) for odd p
   with torch.no_grad(): w_e = bridge.W_E[:p].double()  # (p, d_model): the "=" token's row left out
   power = (basis @ w_e).pow(2).sum(-1)[1:1 + 2 * (p // 2)].reshape(-1, 2).sum(-1)  # (p//2,): entry k-1 is frequency k
