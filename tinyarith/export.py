@@ -12,12 +12,13 @@ mapping: each x @ w is a Linear of weight w.T; the biases tinyarith has not (att
 rotary features are reordered from tinyarith's halves (x1, x2) to TransformerLens's adjacent pairs (x1[0], x2[0], x1[1], ...),
 the same rotation in another order, for queries and keys alike, so their dot products are unchanged; --pos none is a zero
 position table. Abacus and coupled places, and --attn-scale log, have no TL-native counterpart: refused."""
-import argparse
 from pathlib import Path
 import numpy as np
+from tinygrad import Tensor
 from tinyarith import cli
 from tinyarith.abacus import SCHEMES
 from tinyarith.errors import BadInput
+from tinyarith.measures import key_frequencies
 from tinyarith.model import Transformer
 from tinyarith.rundir import load_run
 
@@ -65,7 +66,6 @@ def activations(model:Transformer, tokens:np.ndarray) -> dict[str, np.ndarray]:
   """tinyarith's own intermediates of tokens (B, T), by the names of the TransformerLens hooks that hold the same: each
   block's residual stream before, between and after its attention and MLP, its attention pattern (B, H, T, T) and its MLP's
   hidden activations (B, T, d_mlp); and the logits."""
-  from tinygrad import Tensor
   x, every, found = model.embed(Tensor(tokens)), slice(0, tokens.shape[-1]), {}
   for i, block in enumerate(model.blocks):
     pre, norm1 = f"blocks.{i}.", block.ln1 or (lambda t: t)
@@ -77,7 +77,8 @@ def activations(model:Transformer, tokens:np.ndarray) -> dict[str, np.ndarray]:
   return {k: v.numpy() for k, v in found.items()}
 
 def torch_and_boot():
-  """torch, and TransformerLens's boot of its native model; BadInput naming the extra when they are not installed."""
+  """torch, and TransformerLens's boot of its native model; BadInput naming the extra when they are not installed. Imported
+  here, not above: an optional extra, and 10 s that a refused run or --help should not wait for."""
   try:
     import torch
     from transformer_lens.model_bridge.sources.native import boot as boot_native
@@ -127,8 +128,7 @@ def demo_key_frequencies(bridge, p:int) -> list[int]:
   demo's basis (the constant, then sin and cos of each frequency 1..p//2, rows scaled to unit norm), W_E's p number
   tokens in it, and the norm per frequency (sin and cos together); the frequencies that stand out, by
   measures.key_frequencies' cut (the demo reads them off its plot by eye)."""
-  import torch
-  from tinyarith.measures import key_frequencies
+  torch, _ = torch_and_boot()
   x = torch.arange(p, dtype=torch.float64)
   waves = [f(2 * torch.pi * k * x / p) for k in range(1, p // 2 + 1) for f in (torch.sin, torch.cos)]
   basis = torch.stack([torch.ones(p, dtype=torch.float64)] + waves)
