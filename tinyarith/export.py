@@ -67,12 +67,12 @@ def activations(model:Transformer, tokens:np.ndarray) -> dict[str, np.ndarray]:
   block's residual stream before, between and after its attention and MLP, its attention pattern (B, H, T, T) and its MLP's
   hidden activations (B, T, d_mlp); and the logits."""
   x, every, found = model.embed(Tensor(tokens)), slice(0, tokens.shape[-1]), {}
-  for i, block in enumerate(model.blocks):
-    pre, norm1 = f"blocks.{i}.", block.ln1 or (lambda t: t)
-    mid = x + block.attn(norm1(x), every)
-    hidden = block.mlp.hidden(block.ln2(mid) if block.ln2 else mid)
-    found |= {pre + "hook_resid_pre": x, pre + "attn.hook_pattern": block.attn.pattern(norm1(x), every), pre + "hook_resid_mid": mid,
-              pre + "mlp.hook_post": hidden, pre + "hook_resid_post": (x := block(x, every))}
+  norm = lambda ln, t: ln(t) if ln else t
+  for i, block in enumerate(model.blocks):  # Block.__call__'s two halves, kept apart; resid_post is the block's own output
+    pre, attn_in = f"blocks.{i}.", norm(block.ln1, x)
+    mid = x + block.attn(attn_in, every)
+    found |= {pre + "hook_resid_pre": x, pre + "attn.hook_pattern": block.attn.pattern(attn_in, every), pre + "hook_resid_mid": mid,
+              pre + "mlp.hook_post": block.mlp.hidden(norm(block.ln2, mid)), pre + "hook_resid_post": (x := block(x, every))}
   found["logits"] = (model.ln_f(x) if model.ln_f else x).matmul(model.unembed)
   return {k: v.numpy() for k, v in found.items()}
 
