@@ -35,6 +35,8 @@ BAD = [  # (program, arguments, environment, what the line must name)
   ("grokking", ["--grokfast-alpha", "1"], {}, "--grokfast-alpha"),
   ("grokking", ["--grokfast-lamb", "-2"], {}, "--grokfast-lamb"),
   ("grokking", ["--grokfast-lamb", "two"], {}, "--grokfast-lamb"),
+  ("grokking", ["--warmup", "-5"], {}, "--warmup"),
+  ("grokking", ["--decay", "linear"], {}, "--decay"),
   ("grokking", ["--bogus"], {}, "--bogus"),
   ("grokking", ["--out", "{file}/run"], {}, "--out"),
   ("grokking", ["--resume", "{file}.missing"], {}, "--resume"),

@@ -8,12 +8,12 @@ def test_help_documents_every_flag_with_its_default():
                            "--no-layernorm", "--pos", "--lr", "--beta1", "--beta2", "--weight-decay", "--steps", "--eval-every",
                            "--ckpt-every", "--seed", "--out", "--resume", "--shard", "--devices", "--loss", "--loss-dtype",
                            "--grokfast-alpha", "--grokfast-lamb", "--optimizer", "--batch-size", "--emb-std",
-                           "--attn-scale"}
+                           "--attn-scale", "--warmup", "--decay"}
   expected = {"--p": "113", "--op": "+", "--train-frac": "0.3", "--n-layers": "1", "--d-model": "128", "--n-heads": "4", "--d-mlp": "512",
               "--layernorm": "False", "--pos": "learned", "--lr": "0.001", "--beta1": "0.9", "--beta2": "0.98", "--weight-decay": "1.0",
               "--steps": "25000", "--eval-every": "100", "--seed": "0", "--loss": "softmax", "--loss-dtype": "float64",
               "--grokfast-alpha": "0.98", "--grokfast-lamb": "0.0", "--optimizer": "adamw",
-              "--attn-scale": "sqrt"}
+              "--attn-scale": "sqrt", "--warmup": "0", "--decay": "none"}
   assert {k: defaults[k] for k in expected} == expected
 
 def test_a_run_off_the_default_recipe_gets_its_own_default_directory():
@@ -25,8 +25,9 @@ def test_a_run_off_the_default_recipe_gets_its_own_default_directory():
   assert out(loss="stablemax", grokfast_lamb=2) == "runs/grokking-add-p113-seed0-stablemax-grokfast2"
   assert out(loss_dtype="float32", seed=3) == "runs/grokking-add-p113-seed3-float32"
   assert out(optimizer="adam", batch_size=512, emb_std=1.0, attn_scale="log") == "runs/grokking-add-p113-seed0-adam-batch512-emb1-logattn"
+  assert out(warmup=100, decay="cosine") == "runs/grokking-add-p113-seed0-warmup100-cosine"
 
-NEW_SETTINGS = ("loss", "loss_dtype", "grokfast_alpha", "grokfast_lamb", "optimizer")
+NEW_SETTINGS = ("loss", "loss_dtype", "grokfast_alpha", "grokfast_lamb", "optimizer", "warmup", "decay")
 
 def test_a_run_or_sweep_begun_before_the_loss_grokfast_and_progress_settings_resumes(tmp_path):
   """Its config.json or sweep.json lacks the new settings (they read as their defaults) and its metrics lack the progress

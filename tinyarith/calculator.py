@@ -386,7 +386,8 @@ def config_of(settings:dict) -> RunConfig:
   problems = make_problems(data, settings["seed"], settings["pos"])  # checks the data settings first
   name = "-".join(OP_NAMES[op] for op in data["ops"]) + "-scratch" * data["scratchpad"] + "-multiples" * data["multiples"]
   if data["format"] == "plain": name += f"-plain-test{problems.test_digits}d-{settings['pos']}"
-  name += "-logattn" * (settings["attn_scale"] == "log")
+  name += "-logattn" * (settings["attn_scale"] == "log") + f"-warmup{settings['warmup']}" * bool(settings["warmup"])
+  name += f"-{settings['decay']}" * (settings["decay"] != "none")
   out = settings["resume"] or settings["out"] or f"runs/calculator-{data['digits']}d-{name}-seed{settings['seed']}"
   n_places = abacus.table_size(problems.slots) if problems.scheme else None
   return RunConfig.from_flags({**settings, "out": out}, "calculator", data, vocab=len(VOCAB), ctx_len=problems.ctx_len, n_places=n_places)

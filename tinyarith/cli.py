@@ -4,7 +4,7 @@ a stop says what was kept. The library raises; only this module and the commands
 import argparse, re, shlex, signal, sys, threading
 from typing import Callable, NoReturn
 from tinyarith.abacus import SCHEMES
-from tinyarith.config import OPTIMIZERS
+from tinyarith.config import DECAYS, MIN_LR, OPTIMIZERS
 from tinyarith.device import check_device
 from tinyarith.errors import BadInput, DiskFull, Diverged, Interrupted, Stop, flag
 from tinyarith.loss import LOSSES, LOSS_DTYPES
@@ -88,6 +88,9 @@ def add_train_args(parser:argparse.ArgumentParser, defaults:dict, sweep:bool=Fal
   option(g, "beta1", defaults, "Adam beta1", type=float)
   option(g, "beta2", defaults, "Adam beta2", type=float)
   option(g, "weight-decay", defaults, "weight decay (see --optimizer)" + more, type=number)
+  option(g, "warmup", defaults, "steps over which the learning rate rises linearly to --lr (0: none)", type=int)
+  option(g, "decay", defaults, f"the learning rate after warm-up: constant (none), or a half cosine down to {MIN_LR:g} of --lr at the "
+         "last step of the --steps given (cosine, nanoGPT's; a resume to more steps stretches it)", choices=DECAYS)
   option(g, "steps", defaults, "optimizer steps", type=int)
   option(g, "eval-every", defaults, "steps between reads of the train/test loss and accuracy", type=int)
   option(g, "ckpt-every", defaults, "steps between checkpoints (default: at every evaluation)", type=int)

@@ -16,11 +16,13 @@ POSITIVE_INT = (lambda v: isinstance(v, int) and v > 0, "a positive integer")
 BETA = (lambda v: 0 <= v < 1, "in [0, 1)")
 CHECKS = {"lr": (lambda v: math.isfinite(v) and v > 0, "a positive number"), "beta1": BETA, "beta2": BETA,
           "weight_decay": (lambda v: math.isfinite(v) and v >= 0, "a non-negative number"),
-          "steps": POSITIVE_INT, "eval_every": POSITIVE_INT, "ckpt_every": POSITIVE_INT,
+          "warmup": (lambda v: isinstance(v, int) and v >= 0, "a non-negative integer"), "steps": POSITIVE_INT, "eval_every": POSITIVE_INT, "ckpt_every": POSITIVE_INT,
           "seed": (lambda v: isinstance(v, int) and v >= 0, "a non-negative integer"),
           "grokfast_alpha": (lambda v: 0 <= v < 1, "in [0, 1)"), "grokfast_lamb": (lambda v: math.isfinite(v) and v >= 0, "a non-negative number")}
 OPTIMIZERS = ("adamw", "adam")  # decoupled weight decay, or L2 added to the gradient (torch.optim.Adam's weight_decay)
-CHOICES = {"loss": LOSSES, "loss_dtype": tuple(LOSS_DTYPES), "optimizer": OPTIMIZERS}
+DECAYS = ("none", "cosine")  # the learning rate after warm-up: constant, or a half cosine down to MIN_LR of it at the last step
+MIN_LR = 0.1  # nanoGPT's min_lr = learning_rate / 10
+CHOICES = {"loss": LOSSES, "loss_dtype": tuple(LOSS_DTYPES), "optimizer": OPTIMIZERS, "decay": DECAYS}
 
 SHAPE = ("vocab", "ctx_len", "n_out", "n_places")  # model settings the data sets, not flags
 NOT_FLAGS = ("experiment", "model", "data")  # RunConfig fields that are not one flag each
@@ -35,6 +37,8 @@ class RunConfig:
   beta1: float = 0.9
   beta2: float = 0.98
   weight_decay: float = 1.0
+  warmup: int = 0                   # steps over which the learning rate rises linearly from lr/warmup to lr
+  decay: str = "none"               # DECAYS: after warm-up, "cosine" falls to lr * MIN_LR at the last step
   steps: int = 1000
   eval_every: int = 100             # steps between evaluations (also at step 0 and the last)
   ckpt_every: int | None = None     # steps between checkpoints; None: at every evaluation
@@ -89,6 +93,23 @@ def adamw(model, lr:float|list[float]=RunConfig.lr, beta1:float=RunConfig.beta1,
   opt.lr, opt.wd = per_run(lr, opt.device), per_run(weight_decay, opt.device)
   return opt
 
+def lr_factor(run:RunConfig, step:int) -> float:
+  """The fraction of run.lr that training step `step` (from 1) takes: step/warmup during the warm-up, then 1, or with
+  decay="cosine" a half cosine from 1 to MIN_LR at run.steps (a resume that changes --steps stretches what is left)."""
+  if step <= run.warmup: return step / run.warmup
+  if run.decay == "none": return 1.0
+  done = min(1.0, (step - run.warmup) / max(1, run.steps - run.warmup))
+  return MIN_LR + (1 - MIN_LR) * (1 + math.cos(math.pi * done)) / 2
+
+def scheduled(run:RunConfig) -> bool: return run.warmup > 0 or run.decay != "none"
+
+def set_lr(opt:AdamW, runs:list[RunConfig], step:int):
+  """Writes each run's learning rate at `step` into opt.lr, the buffer the captured train step reads (a stack's lrs: one
+  per run, or one shared)."""
+  lrs = np.array([r.lr * lr_factor(r, step) for r in runs], dtype=np.float32)
+  stacked = opt.lr.ndim > 1  # per_run's (R, 1, 1, 1); else AdamW's own (1,), one lr for every run
+  opt.lr.assign(to_device(lrs.reshape(opt.lr.shape) if stacked else lrs[:1], opt.lr.device, 0 if stacked else None)).realize()
+
 def per_run(values:float|list[float], device) -> Tensor:
   """Each stacked run's value as (R, 1, 1, 1), split across devices as the weights are."""
   return to_device(np.array(values, dtype=np.float32).reshape(-1, *[1] * (RUN_RANK - 1)), device)
@@ -107,7 +128,7 @@ def optimizer(model, run:"RunConfig", lr:float|list[float]|None=None, weight_dec
 
 # settings added after runs were saved, with their defaults: a config.json or sweep.json without them had these
 LATER = {f.name: f.default for f in fields(RunConfig) + fields(Config)
-         if f.name in ("loss", "loss_dtype", "grokfast_alpha", "grokfast_lamb", "optimizer", "attn_scale")}
+         if f.name in ("loss", "loss_dtype", "grokfast_alpha", "grokfast_lamb", "optimizer", "attn_scale", "warmup", "decay")}
 
 def run_bytes(run:RunConfig, rows:int) -> int:
   """A rough upper estimate of the memory a run needs (or adds to a sweep) training on `rows` rows a step: its weights,

@@ -74,12 +74,12 @@ DEFAULTS = {**defaults_of(Config, RunConfig, ProblemSettings), "steps": 25000, "
 
 def variant(settings:dict) -> str:
   """What sets a run's directory name apart from the default recipe's: -stablemax, -float32, -grokfast2 (its lamb), -adam,
-  -batch512, -emb1 (its --emb-std), -logattn."""
+  -batch512, -emb1 (its --emb-std), -logattn, -warmup100, -cosine."""
   s = settings
   names = [s["loss"] != "softmax" and s["loss"], s["loss_dtype"] != "float64" and s["loss_dtype"],
            s["grokfast_lamb"] > 0 and f"grokfast{s['grokfast_lamb']:g}", s["optimizer"] != "adamw" and s["optimizer"],
            s["batch_size"] and f"batch{s['batch_size']}", s["emb_std"] is not None and f"emb{s['emb_std']:g}",
-           s["attn_scale"] == "log" and "logattn"]
+           s["attn_scale"] == "log" and "logattn", s["warmup"] and f"warmup{s['warmup']}", s["decay"] != "none" and s["decay"]]
   return "".join(f"-{name}" for name in names if name)
 
 def config_of(settings:dict) -> RunConfig:

@@ -13,7 +13,7 @@ from tinygrad.nn.state import get_state_dict
 from tinyarith.batches import Batch, chunks, pad_rows
 from tinyarith.loss import IGNORE, cross_entropy, correct, kept_axes
 from tinyarith import checkpoint, files
-from tinyarith.config import RunConfig
+from tinyarith.config import RunConfig, scheduled, set_lr
 from tinyarith.errors import BadInput, Diverged, Interrupted
 from tinyarith.figures import draw_run
 from tinyarith.metrics import MetricsLog, read_metrics
@@ -199,6 +199,7 @@ def train_locked(model, opt, data:Data, runs:list[RunConfig], stacked:bool, resu
       elif not all(rows): evaluate(first)  # a metrics file was lost: its curve starts again at the checkpoint
       if stop: raise Interrupted(first, stop[0], where, saved)  # asked during the first evaluation, which compiles for minutes
       for step in (bar := tqdm(range(first + 1, run.steps + 1))):
+        if scheduled(run): set_lr(opt, runs, step)
         train_step(*data.next_batch())  # losses are read only in evaluate
         if step % SYNC_EVERY == 0: Device[Device.DEFAULT].synchronize()
         if step % run.eval_every == 0 or step == run.steps:
