@@ -13,11 +13,11 @@ from pathlib import Path
 from tinyarith.model import RUN_RANK, Config, Transformer, to_device
 
 POSITIVE_INT = (lambda v: isinstance(v, int) and v > 0, "a positive integer")
+COUNT = (lambda v: isinstance(v, int) and v >= 0, "a non-negative integer")
 BETA = (lambda v: 0 <= v < 1, "in [0, 1)")
 CHECKS = {"lr": (lambda v: math.isfinite(v) and v > 0, "a positive number"), "beta1": BETA, "beta2": BETA,
           "weight_decay": (lambda v: math.isfinite(v) and v >= 0, "a non-negative number"),
-          "warmup": (lambda v: isinstance(v, int) and v >= 0, "a non-negative integer"), "steps": POSITIVE_INT, "eval_every": POSITIVE_INT, "ckpt_every": POSITIVE_INT,
-          "seed": (lambda v: isinstance(v, int) and v >= 0, "a non-negative integer"),
+          "warmup": COUNT, "steps": POSITIVE_INT, "eval_every": POSITIVE_INT, "ckpt_every": POSITIVE_INT, "seed": COUNT,
           "grokfast_alpha": (lambda v: 0 <= v < 1, "in [0, 1)"), "grokfast_lamb": (lambda v: math.isfinite(v) and v >= 0, "a non-negative number")}
 OPTIMIZERS = ("adamw", "adam")  # decoupled weight decay, or L2 added to the gradient (torch.optim.Adam's weight_decay)
 DECAYS = ("none", "cosine")  # the learning rate after warm-up: constant, or a half cosine down to MIN_LR of it at the last step
