@@ -1,5 +1,4 @@
 """--warmup and --decay: each step's learning rate, that the loop sets it, and that a run with one resumes exactly."""
-import numpy as np
 import pytest
 from safetensors.numpy import load_file
 from tinyarith import grokking
