@@ -68,6 +68,8 @@ BAD = [  # (program, arguments, environment, what the line must name)
   ("calculator", ["--format", "plain", "--steps", "0", "--out", "{fresh}"], {}, "--steps"),  # plain's default --ops has no division
   ("calculator", ["--format", "plain", "--test-digits", "0", "--out", "{fresh}"], {}, "--test-digits"),
   ("calculator", ["--scratchpad", "--ops", "+-", "--out", "{fresh}"], {}, "--scratchpad"),
+  ("calculator", ["--pack", "2", "--out", "{fresh}"], {}, "--pack"),  # padded
+  ("calculator", ["--format", "plain", "--pack", "3", "--out", "{fresh}"], {}, "--pack"),  # does not divide --batch-size 256
   ("calculator", ["--batch-size", "100000000", "--out", "{fresh}"], {}, "--batch-size"),  # ~40,000 GiB: refused before it grows
   ("addition", ["--run", "{run}", "--out", "{fresh}"], {}, "--run"),  # --run alone asks nothing: no new run trains
   ("addition", ["--ask", "-3+4", "--run", "{run}"], {}, "--ask: wants a question"),

@@ -1,4 +1,5 @@
 """The calculator's data: its format, its masks, its held-out set, and each operator's answers and carry counts."""
+import re
 import numpy as np
 import pytest
 from tinyarith.abacus import pack, places
@@ -210,3 +211,28 @@ def test_with_multiples_long_division_writes_the_trials_and_each_steps_subtrahen
   assert tokens.shape == (300, 8 + 9 * 4 + 3 * 8 + 6)
   assert [decode(t).rstrip("_") for t in tokens[::2]] == [f"{p:03}/{q:03}=" + long_division_by_hand(int(p), int(q), 3, True) for p, q in zip(x[::2], y[::2])]
   assert answer_of(ops, tokens[:, 8:], 3, scratchpad=True, multiples=True) == [true_answer(op, int(p), int(q)) for op, p, q in zip(ops, x, y)]
+
+@pytest.mark.parametrize("scheme", ["coupled", "abacus", None])
+def test_packed_rows_hold_problems_one_after_another_each_its_own_answer_and_places_apart_from_the_others(scheme):
+  problems = PlainProblems(10, "+-", 300, seed=0, batch_size=200, test_digits=30, scheme=scheme, pack=2)
+  x, y = problems.batch()
+  assert x.shape == y.shape == (100, 2 * plain_width(10, "+-"))
+  for row, targets in zip(x, y):
+    text = decode(row % 16)
+    first, second, rest = text.split("_", 2)
+    assert rest.strip("_") == ""  # two problems, the row padded after them
+    for problem in (first, second):
+      p, op, q, answer = re.fullmatch(r"(\d+)([+-])(\d+)=(.*)", problem).groups()
+      assert read_plain(np.array([op]), [answer]) == [true_answer(op, int(p), int(q))]
+    kept = "".join(decode([t]) for t in targets[targets != IGNORE])
+    end = "" if scheme == "coupled" else "_"  # a coupled answer's end is no target
+    assert kept == first.split("=")[1] + end + second.split("=")[1] + end
+    if scheme:
+      place, cut, digitless = row // 16, len(first) + 1, {0} if scheme == "abacus" else set()  # abacus leaves 0 on non-digits
+      mine, theirs = set(place[:cut]) - digitless, set(place[cut:cut + len(second) + 1]) - digitless
+      assert mine and theirs and not mine & theirs and max(mine | theirs) < 2 * (problems.slots + 1)
+
+@pytest.mark.parametrize("kwargs", [dict(pack=3), dict(pack=0)])
+def test_a_pack_that_does_not_divide_the_batch_is_bad_input_naming_it(kwargs):
+  with pytest.raises(BadInput) as e: PlainProblems(2, "+", 100, seed=0, batch_size=256, test_digits=4, **kwargs)
+  assert e.value.field == "pack"

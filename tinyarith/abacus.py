@@ -37,7 +37,24 @@ def pack(tokens:np.ndarray, vocab:int, slots:int, rng:np.random.Generator|None=N
   within the model's table_size(slots) places."""
   place, table = places(tokens, slots), table_size(slots)
   if (most := place.max(initial=0)) > slots: raise ValueError(f"a place of {most} does not fit answers of {slots} slots")
-  if rng is not None:
-    offset = rng.integers(0, table - place.max(axis=-1, keepdims=True))
-    place = place + (offset if scheme == "coupled" else offset * (place > 0))
+  if rng is not None: place = shifted(place, rng.integers(0, table - place.max(axis=-1, keepdims=True)), scheme)
   return tokens + vocab * place
+
+def shifted(place:np.ndarray, offset:np.ndarray, scheme:str) -> np.ndarray:
+  return place + (offset if scheme == "coupled" else offset * (place > 0))
+
+def pack_apart(parts:list[np.ndarray], lengths:list[np.ndarray], vocab:int, slots:int, rng:np.random.Generator,
+               scheme:str="abacus") -> list[np.ndarray]:
+  """Problems that will share training rows: parts[k] (B, T) the k-th problem of each row, its first lengths[k] (B,) tokens
+  its own. Each packed as pack() does, with offsets redrawn until no two of a row's problems have a place in common, so
+  that a later problem's answer sees the earlier ones' digits at other places, far ones too, as a long test problem's
+  does. Places past a problem's length are left unshifted, 0 or more (the caller drops those tokens)."""
+  mine = [np.arange(p.shape[-1]) < n[:, None] for p, n in zip(parts, lengths)]
+  place = [np.where(m, places(p, slots), 0) for p, m in zip(parts, mine)]
+  table, first = table_size(slots), int(scheme != "coupled")  # abacus leaves place 0 (no digit) where it is
+  most = np.stack([p.max(axis=-1) for p in place])  # (K, B)
+  offset = rng.integers(0, table - most)
+  while (clash := ((offset[:, None] + first <= offset[None] + most[None]) & (offset[None] + first <= offset[:, None] + most[:, None])
+                   & ~np.eye(len(parts), dtype=bool)[..., None]).any(axis=(0, 1))).any():
+    offset[:, clash] = rng.integers(0, table - most[:, clash])
+  return [tokens + vocab * np.where(m, shifted(p, o[:, None], scheme), 0) for tokens, m, p, o in zip(parts, mine, place, offset)]

@@ -281,16 +281,19 @@ class PlainProblems(CalculatorProblems):
   operands are zero-padded to one length and the answer to its width (plain_tokens)."""
   most_digits = 40
   def __init__(self, digits:int, ops:str, test_size:int, seed:int, batch_size:int=GPT_DEFAULTS["batch_size"], test_digits:int|None=None,
-               scheme:str|None=None):
-    self.test_digits = digits if test_digits is None else test_digits
+               scheme:str|None=None, pack:int=1):
+    self.test_digits, self.pack = digits if test_digits is None else test_digits, pack
     if not digits <= self.test_digits <= self.most_digits:
       raise BadInput("test_digits", f"must be from --digits ({digits}) to {self.most_digits}, got {self.test_digits}")
+    if pack < 1 or batch_size % pack: raise BadInput("pack", f"must be a positive integer that divides --batch-size ({batch_size}), got {pack}")
     if "/" in ops: raise BadInput("ops", "division is padded-format only: its quotient and remainder would need a separator")
     super().__init__(digits, ops, test_size, seed, batch_size, scheme=scheme)
 
   longest = property(lambda self: self.test_digits)
   @property
-  def ctx_len(self) -> int: return plain_width(self.test_digits, self.ops)
+  def ctx_len(self) -> int: return max(plain_width(self.test_digits, self.ops), self.pack * plain_width(self.digits, self.ops))
+  @property
+  def slots(self) -> int: return plain_width(self.test_digits, self.ops) - 2 * self.longest - 2  # packed rows add none
   def tokens(self, ops:np.ndarray, a:np.ndarray, b:np.ndarray) -> np.ndarray:
     """Right-padded to the longest problem of the longest operands here, and of trained ones at least: training batches
     and the held-out problems of trained lengths share one width (and one JIT capture), the whole held-out set another."""
@@ -339,8 +342,28 @@ class PlainProblems(CalculatorProblems):
       codes = np.concatenate([codes, draw[~self.is_held_out(draw)]])
     return self.split(codes)
 
+  def batch(self) -> tuple[np.ndarray, np.ndarray]:
+    """With pack > 1, rows of `pack` problems one after another (batch_size // pack rows, batch_size problems), each with its
+    own places, apart from the others' (abacus.pack_apart), and the row's end padded."""
+    if self.pack == 1: return super().batch()
+    tokens = self.tokens(*self.sample())
+    targets, lengths = self.targets(tokens), np.argmax(tokens == PAD, axis=-1) + 1  # each problem through its "_"
+    parts = lambda x: [x[k::self.pack] for k in range(self.pack)]
+    x = abacus.pack_apart(parts(tokens), parts(lengths), len(VOCAB), self.slots, self.rng, self.scheme) if self.scheme else parts(tokens)
+    return one_after_another(x, parts(lengths), PAD), one_after_another(parts(targets), parts(lengths), IGNORE)
+
   def read(self, ops:np.ndarray, written:np.ndarray, answer:np.ndarray) -> list[str]:
     return read_plain(ops, [decode(row[mask]) for row, mask in zip(written, answer)])
+
+def one_after_another(parts:list[np.ndarray], lengths:list[np.ndarray], fill:int) -> np.ndarray:
+  """Rows of parts[k] (B, T), the first lengths[k] (B,) of each, one after another. -> (B, K*T), filled after their end"""
+  (B, T), start = parts[0].shape, np.zeros(len(parts[0]), dtype=np.int64)
+  rows = np.full((B, len(parts) * T), fill, dtype=parts[0].dtype)
+  for part, n in zip(parts, lengths):
+    mine = np.arange(T) < n[:, None]
+    rows[np.nonzero(mine)[0], (start[:, None] + np.arange(T))[mine]] = part[mine]
+    start = start + n
+  return rows
 
 FORMATS = ("padded", "plain")
 
@@ -354,10 +377,12 @@ def make_problems(data:dict, seed:int, pos:str) -> CalculatorProblems:
   if data.get("format", "padded") == "padded":
     if data.get("test_digits") not in (None, data["digits"]):
       raise BadInput("test_digits", "tests longer operands in the plain format only: add --format plain")
+    if data.get("pack", 1) != 1: raise BadInput("pack", "is plain-format only: add --format plain")
     return CalculatorProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data["scratchpad"], scheme,
                               data.get("multiples", False))
   if data["scratchpad"]: raise BadInput("scratchpad", "is padded-format only: drop --format plain")
-  return PlainProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data.get("test_digits"), scheme)
+  return PlainProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data.get("test_digits"), scheme,
+                       data.get("pack", 1))
 
 @dataclass(frozen=True)
 class ProblemSettings:
@@ -369,6 +394,7 @@ class ProblemSettings:
   batch_size: int = GPT_DEFAULTS["batch_size"]  # training problems per step, drawn fresh each step
   scratchpad: bool = False       # work out products and quotients before their answers (padded only)
   multiples: bool = False        # with scratchpad: long division writes b, 2b, ..., 9b first, and each step the multiple it subtracts
+  pack: int = 1                  # plain: training problems per row, one after another, each at places apart from the others'
   def __post_init__(self):
     if self.format not in FORMATS: raise BadInput("format", f"must be one of {', '.join(FORMATS)}, got {self.format!r}")
     if self.ops is None: object.__setattr__(self, "ops", OPS if self.format == "padded" else PLAIN_OPS)
@@ -385,7 +411,7 @@ def config_of(settings:dict) -> RunConfig:
   data = asdict(ProblemSettings(**{k: settings[k] for k in defaults_of(ProblemSettings)}))
   problems = make_problems(data, settings["seed"], settings["pos"])  # checks the data settings first
   name = "-".join(OP_NAMES[op] for op in data["ops"]) + "-scratch" * data["scratchpad"] + "-multiples" * data["multiples"]
-  if data["format"] == "plain": name += f"-plain-test{problems.test_digits}d-{settings['pos']}"
+  if data["format"] == "plain": name += f"-plain-test{problems.test_digits}d-{settings['pos']}" + f"-pack{data['pack']}" * (data["pack"] > 1)
   name += "-logattn" * (settings["attn_scale"] == "log") + f"-warmup{settings['warmup']}" * bool(settings["warmup"])
   name += f"-{settings['decay']}" * (settings["decay"] != "none")
   out = settings["resume"] or settings["out"] or f"runs/calculator-{data['digits']}d-{name}-seed{settings['seed']}"
@@ -404,8 +430,10 @@ def run(**settings) -> list[dict]:
   out = make_run_dir(run, resume)
   print(f"{run.data['digits']}-digit {' '.join(run.data['ops'])}, {len(problems.held_out)} held-out problems; writing {out}/")
   train_sample, test_set = problems.arrays(*problems.sample(TRAIN_SAMPLE)), problems.arrays(*problems.test())
+  span = target_span(train_sample[1], test_set[1])
+  if run.data.get("pack", 1) > 1: span = slice(span.start, None)  # a packed row's later problems' targets run to its end
   feed = Data(lambda: tuple(map(Tensor, problems.batch())), {"train": tuple(map(Tensor, train_sample)), "test": tuple(map(Tensor, test_set))},
-              span=target_span(train_sample[1], test_set[1]), extra_metrics=problems.exact_match_metrics(model), rng=problems.rng)
+              span=span, extra_metrics=problems.exact_match_metrics(model), rng=problems.rng)
   rows = train(model, opt, feed, run, resume)
   print(summary(rows))
   print("exact match by operator: " + ", ".join(f"{k}: {v['exact']:.4f} (n={v['n']})" for k, v in rows[-1]["test_exact_by_op"].items()))
@@ -444,6 +472,9 @@ def parser() -> cli.ArgumentParser:
   cli.option(g, "multiples", DEFAULTS, "with --scratchpad, long division first writes the divisor's multiples b, 2b, ..., 9b, the "
              "trials a person makes, and in each step the multiple it subtracts before the remainder",
              action=argparse.BooleanOptionalAction)
+  cli.option(g, "pack", DEFAULTS, "plain: training problems per row, one after another, each at places apart from the others' "
+             "(with --pos coupled or abacus), so that answers are learned with other digits in view, as a long test problem's are",
+             type=int)
   cli.add_drawn_problem_args(g, DEFAULTS, "123*45")
   cli.add_model_args(parser, DEFAULTS, POSITIONS)
   cli.add_train_args(parser, DEFAULTS)
