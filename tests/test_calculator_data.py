@@ -217,6 +217,9 @@ def test_packed_rows_hold_problems_one_after_another_each_its_own_answer_and_pla
   problems = PlainProblems(10, "+-", 300, seed=0, batch_size=200, test_digits=30, scheme=scheme, pack=2)
   x, y = problems.batch()
   assert x.shape == y.shape == (100, 2 * plain_width(10, "+-"))
+  span = problems.span(problems.arrays(*problems.sample(300))[1], problems.arrays(*problems.test())[1])
+  assert (y[:, :span.start] == IGNORE).all() and (y[:, span][:, :-1] != IGNORE).any()  # the logits the step computes cover the targets
+  assert (y[:, span.stop or y.shape[1]:] == IGNORE).all()
   for row, targets in zip(x, y):
     text = decode(row % 16)
     first, second, rest = text.split("_", 2)

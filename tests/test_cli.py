@@ -27,6 +27,15 @@ def test_a_run_off_the_default_recipe_gets_its_own_default_directory():
   assert out(optimizer="adam", batch_size=512, emb_std=1.0, attn_scale="log") == "runs/grokking-add-p113-seed0-adam-batch512-emb1-logattn"
   assert out(warmup=100, decay="cosine") == "runs/grokking-add-p113-seed0-warmup100-cosine"
 
+def test_a_calculator_run_off_its_defaults_gets_its_own_default_directory():
+  from tinyarith import calculator
+  from tinyarith.settings import resolve
+  out = lambda **settings: calculator.config_of(resolve(settings, calculator.DEFAULTS)).out
+  assert out() == "runs/calculator-2d-add-sub-mul-div-seed0"
+  assert out(ops="/", scratchpad=True, multiples=True, decay="cosine") == "runs/calculator-2d-div-scratch-multiples-cosine-seed0"
+  assert out(format="plain", ops="+", digits=10, test_digits=30, pos="coupled", pack=2, attn_scale="log") == (
+    "runs/calculator-10d-add-plain-test30d-coupled-pack2-logattn-seed0")
+
 NEW_SETTINGS = ("loss", "loss_dtype", "grokfast_alpha", "grokfast_lamb", "optimizer", "warmup", "decay")
 
 def test_a_run_or_sweep_begun_before_the_loss_grokfast_and_progress_settings_resumes(tmp_path):

@@ -240,6 +240,9 @@ class CalculatorProblems:
     return self.packed(tokens, train), self.targets(tokens)
 
   def targets(self, tokens:np.ndarray) -> np.ndarray: return next_token_targets(tokens)
+  def span(self, *targets:np.ndarray) -> slice:
+    """The positions that hold every kept target of these sets' targets and of every training batch (loss.target_span)."""
+    return target_span(*targets)
 
   def packed(self, tokens:np.ndarray, train:bool=False) -> np.ndarray:
     if not self.scheme: return tokens
@@ -305,6 +308,10 @@ class PlainProblems(CalculatorProblems):
     sign, a product's 2L), their length known from the prompt, so their end is not a target (nor in Cho et al.'s format)."""
     targets, coupled = next_token_targets(tokens), self.scheme == "coupled"
     return np.where(np.cumsum(targets == PAD, axis=-1) - (targets == PAD) * (not coupled) > 0, IGNORE, targets)
+
+  def span(self, *targets:np.ndarray) -> slice:
+    kept = target_span(*targets)
+    return kept if self.pack == 1 else slice(kept.start, None)  # a packed row's later problems' targets run to its end
 
   def number(self, length:int, count:int) -> np.ndarray:
     """count numbers of length digits, uniform (0 is a 1-digit number), of the codes' dtype."""
@@ -430,10 +437,8 @@ def run(**settings) -> list[dict]:
   out = make_run_dir(run, resume)
   print(f"{run.data['digits']}-digit {' '.join(run.data['ops'])}, {len(problems.held_out)} held-out problems; writing {out}/")
   train_sample, test_set = problems.arrays(*problems.sample(TRAIN_SAMPLE)), problems.arrays(*problems.test())
-  span = target_span(train_sample[1], test_set[1])
-  if run.data.get("pack", 1) > 1: span = slice(span.start, None)  # a packed row's later problems' targets run to its end
   feed = Data(lambda: tuple(map(Tensor, problems.batch())), {"train": tuple(map(Tensor, train_sample)), "test": tuple(map(Tensor, test_set))},
-              span=span, extra_metrics=problems.exact_match_metrics(model), rng=problems.rng)
+              span=problems.span(train_sample[1], test_set[1]), extra_metrics=problems.exact_match_metrics(model), rng=problems.rng)
   rows = train(model, opt, feed, run, resume)
   print(summary(rows))
   print("exact match by operator: " + ", ".join(f"{k}: {v['exact']:.4f} (n={v['n']})" for k, v in rows[-1]["test_exact_by_op"].items()))
