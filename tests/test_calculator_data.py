@@ -235,7 +235,7 @@ def test_packed_rows_hold_problems_one_after_another_each_its_own_answer_and_pla
       mine, theirs = set(place[:cut]) - digitless, set(place[cut:cut + len(second) + 1]) - digitless
       assert mine and theirs and not mine & theirs and max(mine | theirs) < 2 * (problems.slots + 1)
 
-@pytest.mark.parametrize("kwargs", [dict(pack=3), dict(pack=0)])
-def test_a_pack_that_does_not_divide_the_batch_is_bad_input_naming_it(kwargs):
-  with pytest.raises(BadInput) as e: PlainProblems(2, "+", 100, seed=0, batch_size=256, test_digits=4, **kwargs)
+@pytest.mark.parametrize("kwargs", [dict(pack=3), dict(pack=0), dict(pack=8, scheme="coupled")])  # the last: 8 * 5 places, 22 in the table
+def test_a_pack_that_does_not_divide_the_batch_or_fit_the_place_table_is_bad_input_naming_it(kwargs):
+  with pytest.raises(BadInput) as e: PlainProblems(2, "+", 100, seed=0, batch_size=256, test_digits=8, **kwargs)
   assert e.value.field == "pack"
