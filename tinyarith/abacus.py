@@ -51,10 +51,11 @@ def pack_apart(parts:list[np.ndarray], lengths:list[np.ndarray], vocab:int, slot
   does. Places past a problem's length are left unshifted, 0 or more (the caller drops those tokens)."""
   mine = [np.arange(p.shape[-1]) < n[:, None] for p, n in zip(parts, lengths)]
   place = [np.where(m, places(p, slots), 0) for p, m in zip(parts, mine)]
-  table, first = table_size(slots), int(scheme != "coupled")  # abacus leaves place 0 (no digit) where it is
-  most = np.stack([p.max(axis=-1) for p in place])  # (K, B)
+  table, lowest = table_size(slots), int(scheme != "coupled")  # abacus leaves place 0 (no digit) where it is
+  most, others = np.stack([p.max(axis=-1) for p in place]), ~np.eye(len(parts), dtype=bool)[..., None]  # (K, B), (K, K, 1)
   offset = rng.integers(0, table - most)
-  while (clash := ((offset[:, None] + first <= offset[None] + most[None]) & (offset[None] + first <= offset[:, None] + most[:, None])
-                   & ~np.eye(len(parts), dtype=bool)[..., None]).any(axis=(0, 1))).any():
-    offset[:, clash] = rng.integers(0, table - most[:, clash])
+  def clashing() -> np.ndarray:  # (B,): rows two of whose problems' places [offset + lowest, offset + most] overlap
+    lo, hi = offset + lowest, offset + most
+    return ((lo[:, None] <= hi[None]) & (lo[None] <= hi[:, None]) & others).any(axis=(0, 1))
+  while (clash := clashing()).any(): offset[:, clash] = rng.integers(0, table - most[:, clash])
   return [tokens + vocab * np.where(m, shifted(p, o[:, None], scheme), 0) for tokens, m, p, o in zip(parts, mine, place, offset)]

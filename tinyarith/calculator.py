@@ -291,7 +291,8 @@ class PlainProblems(CalculatorProblems):
     if pack < 1 or batch_size % pack: raise BadInput("pack", f"must be a positive integer that divides --batch-size ({batch_size}), got {pack}")
     if "/" in ops: raise BadInput("ops", "division is padded-format only: its quotient and remainder would need a separator")
     super().__init__(digits, ops, test_size, seed, batch_size, scheme=scheme)
-    if scheme and pack * (need := plain_width(digits, ops) - 2 * digits - 1) > (table := abacus.table_size(self.slots)):
+    need = plain_width(digits, ops) - 2 * digits - 1  # places 0 to the longest trained answer's end: each packed problem's
+    if scheme and pack * need > (table := abacus.table_size(self.slots)):
       raise BadInput("pack", f"{pack} problems of up to {digits} digits need {pack * need} places apart, the table has {table}: "
                      "lower --pack or raise --test-digits")
 
