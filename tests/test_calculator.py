@@ -43,8 +43,9 @@ def test_bad_questions_are_one_line_naming_the_flag(run, args, names):
                                        (["--digits", "1", "--test-size", "500"], "--test-size"), (["--test-digits", "4"], "--test-digits"),
                                        (["--format", "plain", "--ops", "+/"], "--ops"), (["--format", "plain", "--scratchpad"], "--scratchpad"),
                                        (["--format", "plain", "--test-digits", "1"], "--test-digits"), (["--pos", "alibi"], "--pos"),
-                                       (["--ops", "+-", "--scratchpad"], "--scratchpad"), (["--ops", "/", "--multiples"], "--multiples"),
-                                       (["--ops", "+*", "--scratchpad", "--multiples"], "--multiples")])
+                                       (["--ops", "+-", "--scratchpad"], "--scratchpad"), (["--ops", "/", "--division", "multiples"], "--division"),
+                                       (["--ops", "+*", "--scratchpad", "--division", "subtract"], "--division"),
+                                       (["--ops", "/", "--scratchpad", "--division", "short"], "--division")])
 def test_bad_settings_are_one_line_naming_the_flag_and_write_nothing(tmp_path, args, flag):
   result = experiment("calculator", *args, "--out", tmp_path / "fresh")
   assert result.returncode == 2 and result.stderr.startswith(f"error: {flag}: ") and len(result.stderr.strip().splitlines()) == 1

@@ -82,16 +82,23 @@ def test_a_scratchpad_writes_the_partial_products_before_the_product_and_pads_th
   written = problem_tokens(np.full(200, "*"), x, y, 3, scratchpad=True)[:, 8:]
   assert answer_of(np.full(200, "*"), written, 3, scratchpad=True) == [str(int(p) * int(q)) for p, q in zip(x, y)]
 
-def long_division_by_hand(a:int, b:int, n:int, multiples:bool=False) -> str:
+def long_division_by_hand(a:int, b:int, n:int, division:str="long") -> str:
   """Long division on the written digits of a, as taught: bring each digit down, write the digit of the quotient, subtract;
-  with multiples, b times 1 to 9 written first, the quotient's digit the last multiple that fits, and each step's subtrahend."""
+  "multiples": b times 1 to 9 written first, the quotient's digit the last multiple that fits, and each step's subtrahend;
+  "subtract": b taken away while what is left is not below it, each count and what is left written, ten times a step."""
   reversed_digits = lambda x, width: str(x).zfill(width)[::-1]
   trials = [b * k for k in range(1, 10)]
-  steps, remainder = "".join(reversed_digits(t, n + 1) for t in trials) if multiples else "", 0
+  steps, remainder = "".join(reversed_digits(t, n + 1) for t in trials) if division == "multiples" else "", 0
   for digit in str(a).zfill(n):
     remainder = remainder * 10 + int(digit)
+    if division == "subtract":
+      count = 0
+      for _ in range(10):
+        steps += str(count) + reversed_digits(remainder, n)
+        if remainder >= b: count, remainder = count + 1, remainder - b
+      continue
     q = sum(t <= remainder for t in trials)  # the trials that fit, counted
-    steps += str(q) + (reversed_digits(q * b, n + 1) if multiples else "") + reversed_digits(remainder - q * b, n)
+    steps += str(q) + (reversed_digits(q * b, n + 1) if division == "multiples" else "") + reversed_digits(remainder - q * b, n)
     remainder -= q * b
   return steps + reversed_digits(a // b, n) + reversed_digits(a % b, n)
 
@@ -202,15 +209,26 @@ def test_a_coupled_answer_is_its_digits_alone_its_length_known_from_the_prompt()
   assert targets[1].tolist() == [IGNORE] * 3 + encode("2+") + [IGNORE] * 8    # 7-5=2+_ : the digit and its sign
 
 def test_with_multiples_long_division_writes_the_trials_and_each_steps_subtrahend():
-  assert decode(problem_tokens(np.array(["/"]), np.array([97]), np.array([5]), 2, scratchpad=True, multiples=True)[0]) == (
+  assert decode(problem_tokens(np.array(["/"]), np.array([97]), np.array([5]), 2, scratchpad=True, division="multiples")[0]) == (
     "97/05=" + "500010510020520030530040540" + "1500" "40" + "9540" "20" + "9120")  # 5..45; 9 - 5 = 4; 47 - 45 = 2
   rng = np.random.default_rng(5)
   x, y = rng.integers(0, 1000, 300), rng.integers(1, 1000, 300)
   ops = np.array(list("/*") * 150)
-  tokens = problem_tokens(ops, x, y, 3, scratchpad=True, multiples=True)
+  tokens = problem_tokens(ops, x, y, 3, scratchpad=True, division="multiples")
   assert tokens.shape == (300, 8 + 9 * 4 + 3 * 8 + 6)
-  assert [decode(t).rstrip("_") for t in tokens[::2]] == [f"{p:03}/{q:03}=" + long_division_by_hand(int(p), int(q), 3, True) for p, q in zip(x[::2], y[::2])]
-  assert answer_of(ops, tokens[:, 8:], 3, scratchpad=True, multiples=True) == [true_answer(op, int(p), int(q)) for op, p, q in zip(ops, x, y)]
+  assert [decode(t).rstrip("_") for t in tokens[::2]] == [f"{p:03}/{q:03}=" + long_division_by_hand(int(p), int(q), 3, "multiples") for p, q in zip(x[::2], y[::2])]
+  assert answer_of(ops, tokens[:, 8:], 3, scratchpad=True, division="multiples") == [true_answer(op, int(p), int(q)) for op, p, q in zip(ops, x, y)]
+
+def test_subtracting_long_division_takes_the_divisor_away_until_what_is_left_is_below_it_then_holds():
+  assert decode(problem_tokens(np.array(["/"]), np.array([97]), np.array([5]), 2, scratchpad=True, division="subtract")[0]) == (
+    "97/05=" + "090" + "140" * 9 + "074124273323472522671721870920" + "9120")  # 9, 4 held; 47, 42, ..., 7, 2
+  rng = np.random.default_rng(6)
+  x, y = rng.integers(0, 1000, 300), rng.integers(1, 1000, 300)
+  ops = np.array(list("/-") * 150)
+  tokens = problem_tokens(ops, x, y, 3, scratchpad=True, division="subtract")
+  assert tokens.shape == (300, 8 + 3 * 10 * 4 + 6)
+  assert [decode(t).rstrip("_") for t in tokens[::2]] == [f"{p:03}/{q:03}=" + long_division_by_hand(int(p), int(q), 3, "subtract") for p, q in zip(x[::2], y[::2])]
+  assert answer_of(ops, tokens[:, 8:], 3, scratchpad=True, division="subtract") == [true_answer(op, int(p), int(q)) for op, p, q in zip(ops, x, y)]
 
 @pytest.mark.parametrize("scheme", ["coupled", "abacus", None])
 def test_packed_rows_hold_problems_one_after_another_each_its_own_answer_and_places_apart_from_the_others(scheme):

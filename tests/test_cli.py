@@ -32,7 +32,8 @@ def test_a_calculator_run_off_its_defaults_gets_its_own_default_directory():
   from tinyarith.settings import resolve
   out = lambda **settings: calculator.config_of(resolve(settings, calculator.DEFAULTS)).out
   assert out() == "runs/calculator-2d-add-sub-mul-div-seed0"
-  assert out(ops="/", scratchpad=True, multiples=True, decay="cosine") == "runs/calculator-2d-div-scratch-multiples-cosine-seed0"
+  assert out(ops="/", scratchpad=True, division="multiples", decay="cosine") == "runs/calculator-2d-div-scratch-multiples-cosine-seed0"
+  assert out(ops="/", scratchpad=True, division="subtract") == "runs/calculator-2d-div-scratch-subtract-seed0"
   assert out(format="plain", ops="+", digits=10, test_digits=30, pos="coupled", pack=2, attn_scale="log") == (
     "runs/calculator-10d-add-plain-test30d-coupled-pack2-logattn-seed0")
 

@@ -24,10 +24,15 @@ N+1 digits each, for j from the least significant digit up, then the product; 13
 (13*5) + "3660". A quotient: long division as a person writes it, one step per digit of a from the most significant:
 bring the digit down beside the remainder so far, write the quotient's digit there, then the new remainder (N digits);
 then the quotient and the remainder. 97/05 is "97/05=" + "1" "40" (9 = 1*5 + 4) + "9" "20" (47 = 9*5 + 2) + "91" "20".
-Every answer is then N(N+1)+2N tokens long, the others padded. With multiples=True too, a quotient starts with the
+Every answer is then N(N+1)+2N tokens long, the others padded. With division="multiples", a quotient starts with the
 multiples b, 2b, ..., 9b (N+1 digits each), the trials a person makes, so that each quotient digit is the count of them
 not above the number brought down; and each step writes the multiple it subtracts (N+1 digits) between the digit and the
 remainder: 97/05 is "97/05=" + "500" "010" ... "540" (5, 10, ..., 45) + "1" "500" "40" + "9" "540" "20" + "91" "20".
+With division="subtract" each step finds its quotient digit by taking b away until what is left
+is below b: ten slots, the count so far then what is left (N digits), the first the number brought down, and once it is
+below b the slot repeated, so that the tenth holds the digit and the remainder: 97/05 is "97/05=" + "090" "140" "140" ...
+(9, 9 - 5 = 4, then held) + "074" "124" "273" ... "920" (47, 42, 37, ..., 2) + "91" "20". Each token then follows from
+the slot before it and b: one comparison, one subtraction.
 
 The plain format, for length generalisation, writes numbers as a person does, with no leading zeros, and ends the answer
 with "_": 13-512 is "13-512=994-_", the answer reversed as above. Training operands have 1 to N digits (each length equally
@@ -59,45 +64,49 @@ from tinyarith.vocab import EQUALS, STOI, VOCAB, decode, encode, next_token_targ
 OPS = "+-*/"
 PLAIN_OPS = "+-*"  # division is padded-format only
 PAD = STOI["_"]
+DIVISIONS = ("long", "multiples", "subtract")  # how a scratchpad writes long division (the module's docstring)
 
 def low_digits(x:np.ndarray, n:int) -> np.ndarray:
   """x (B,) -> (B, n): its n lowest digits, least significant first."""
   return (x[:, None] // 10 ** np.arange(n)) % 10
 
-def scratch_width(op:str, n:int, scratchpad:bool, multiples:bool=False) -> int:
+def scratch_width(op:str, n:int, scratchpad:bool, division:str="long") -> int:
   """The tokens of op's scratchpad, before its answer."""
   if not scratchpad or op not in "*/": return 0
-  return 9 * (n + 1) + n * (2 * n + 2) if op == "/" and multiples else n * (n + 1)
-def answer_width(n:int, scratchpad:bool=False, multiples:bool=False) -> int: return scratch_width("/", n, scratchpad, multiples) + 2 * n
+  if op == "*": return n * (n + 1)
+  return {"long": n * (n + 1), "multiples": 9 * (n + 1) + n * (2 * n + 2), "subtract": n * 10 * (n + 1)}[division]
+def answer_width(n:int, scratchpad:bool=False, division:str="long") -> int: return scratch_width("/", n, scratchpad, division) + 2 * n
 
-def long_division(a:np.ndarray, b:np.ndarray, n:int, multiples:bool=False) -> np.ndarray:
-  """Long division's steps, one per digit of a from the most significant: the quotient's digit, then the remainder so far,
-  n digits, least significant first; with multiples, b's multiples 1b..9b first, and in each step the multiple subtracted
-  between the two (n+1 digits each). (B,) -> (B, scratch_width)"""
-  steps, remainder = [low_digits(k * b, n + 1) for k in range(1, 10)] if multiples else [], np.zeros_like(a)
+def long_division(a:np.ndarray, b:np.ndarray, n:int, division:str="long") -> np.ndarray:
+  """Long division's steps, one per digit of a from the most significant, written as division (DIVISIONS) says: the
+  quotient's digit, then the remainder so far, n digits, least significant first; "multiples": b's multiples 1b..9b
+  first, and in each step the multiple subtracted between the two (n+1 digits each); "subtract": in each step ten slots
+  of a count k and the number brought down less k*b, k stopping at the quotient's digit. (B,) -> (B, scratch_width)"""
+  steps, remainder = [low_digits(k * b, n + 1) for k in range(1, 10)] if division == "multiples" else [], np.zeros_like(a)
   for place in range(n - 1, -1, -1):
-    remainder = 10 * remainder + a // 10 ** place % 10  # bring the next digit down
-    digit, remainder = np.divmod(remainder, b)
-    steps += [digit[:, None]] + [low_digits(digit * b, n + 1)] * multiples + [low_digits(remainder, n)]
+    number = 10 * remainder + a // 10 ** place % 10  # bring the next digit down: below 10^n, as it is at most a's leading digits
+    digit, remainder = np.divmod(number, b)
+    if division == "subtract": steps += [x for k in np.minimum(np.arange(10)[:, None], digit) for x in (k[:, None], low_digits(number - k * b, n))]
+    else: steps += [digit[:, None]] + [low_digits(digit * b, n + 1)] * (division == "multiples") + [low_digits(remainder, n)]
   return np.concatenate(steps, 1)
 
-def answer_tokens(op:str, a:np.ndarray, b:np.ndarray, n:int, scratchpad:bool=False, multiples:bool=False) -> np.ndarray:
+def answer_tokens(op:str, a:np.ndarray, b:np.ndarray, n:int, scratchpad:bool=False, division:str="long") -> np.ndarray:
   """The answers of a op b, as the module's docstring writes them, before padding. (B,) -> (B, width of op's answer)"""
   if op == "+": return low_digits(a + b, n + 1)
   if op == "-": return np.concatenate([low_digits(np.abs(a - b), n), np.where(a >= b, STOI["+"], STOI["-"])[:, None]], 1)
   if op == "*" and scratchpad: return np.concatenate([low_digits(a * (b // 10 ** j % 10), n + 1) for j in range(n)] + [low_digits(a * b, 2 * n)], 1)
   if op == "*": return low_digits(a * b, 2 * n)
-  if op == "/": return np.concatenate([long_division(a, b, n, multiples)] * scratchpad + [low_digits(a // b, n), low_digits(a % b, n)], 1)
+  if op == "/": return np.concatenate([long_division(a, b, n, division)] * scratchpad + [low_digits(a // b, n), low_digits(a % b, n)], 1)
   raise BadInput("ops", f"unknown operator {op!r}: choose from {OPS}")
 
-def problem_tokens(ops:np.ndarray, a:np.ndarray, b:np.ndarray, n:int, scratchpad:bool=False, multiples:bool=False) -> np.ndarray:
+def problem_tokens(ops:np.ndarray, a:np.ndarray, b:np.ndarray, n:int, scratchpad:bool=False, division:str="long") -> np.ndarray:
   """Problems ops[i] applied to a[i], b[i] (ops: an array of operator characters), as tokens. (B,) -> (B, 2n+2 + answer_width)"""
-  tokens = np.full((len(a), 2 * n + 2 + answer_width(n, scratchpad, multiples)), PAD, dtype=np.int64)
+  tokens = np.full((len(a), 2 * n + 2 + answer_width(n, scratchpad, division)), PAD, dtype=np.int64)
   tokens[:, :n], tokens[:, n + 1:2 * n + 1] = low_digits(a, n)[:, ::-1], low_digits(b, n)[:, ::-1]  # operands as written
   tokens[:, n], tokens[:, 2 * n + 1] = [STOI[op] for op in ops], EQUALS
   for op in set(ops):
     rows = ops == op
-    answer = answer_tokens(op, a[rows], b[rows], n, scratchpad, multiples)
+    answer = answer_tokens(op, a[rows], b[rows], n, scratchpad, division)
     tokens[np.flatnonzero(rows)[:, None], 2 * n + 2 + np.arange(answer.shape[1])] = answer
   return tokens
 
@@ -130,14 +139,14 @@ def read_plain(ops:np.ndarray, answers:list[str]) -> list[str]:
     return sign + str(int(digits[::-1])) if digits.isdigit() and sign is not None else "?"
   return [read(op, text.split("_")[0]) for op, text in zip(ops, answers)]
 
-def answer_of(ops:np.ndarray, answers:np.ndarray, n:int, scratchpad:bool=False, multiples:bool=False) -> list[str]:
+def answer_of(ops:np.ndarray, answers:np.ndarray, n:int, scratchpad:bool=False, division:str="long") -> list[str]:
   """Answer tokens (B, answer_width) to the operators ops (B,) read back as a person writes them: "64", "-12", "3 r 1";
   "?" for an answer that is not well formed. A scratchpad is skipped."""
   def number(digits) -> str: return str(int(decode(digits[::-1]))) if all(t < 10 for t in digits) else "?"
   def read(op:str, answer:np.ndarray) -> str:
     if op == "+": return number(answer[:n + 1])
     if op == "-": return {"+": "", "-": "-"}.get(VOCAB[answer[n]], "?") + number(answer[:n])
-    answer = answer[scratch_width(op, n, scratchpad, multiples):]
+    answer = answer[scratch_width(op, n, scratchpad, division):]
     if op == "*": return number(answer[:2 * n])
     return f"{number(answer[:n])} r {number(answer[n:2 * n])}"
   return [read(op, answer) for op, answer in zip(ops, answers)]
@@ -173,20 +182,20 @@ class CalculatorProblems:
   integer in an object array where that passes 64 bits). scheme: the abacus.SCHEMES scheme whose places the tokens carry."""
   most_digits = 6  # a product's 2n digits fit a 64-bit integer
   def __init__(self, digits:int, ops:str, test_size:int, seed:int, batch_size:int=GPT_DEFAULTS["batch_size"], scratchpad:bool=False,
-               scheme:str|None=None, multiples:bool=False):
+               scheme:str|None=None, division:str="long"):
     if not 1 <= digits <= self.most_digits: raise BadInput("digits", f"must be 1 to {self.most_digits}, got {digits}")
     if not ops or (bad := set(ops) - set(OPS)) or len(set(ops)) < len(ops):
       raise BadInput("ops", f"must list distinct operators of {OPS!r}, got {ops!r}" + (f" ({''.join(sorted(bad))} is none)" if ops and bad else ""))
     if batch_size < 1: raise BadInput("batch_size", f"must be a positive integer, got {batch_size}")
     self.digits, self.ops, self.batch_size, self.scratchpad, self.scheme = digits, ops, batch_size, scratchpad, scheme
-    self.multiples = multiples
+    self.division = division
     self.size, self.rng = 10 ** self.longest, np.random.default_rng(seed)
     self.dtype = np.int64 if len(ops) * self.size ** 2 < 2 ** 63 else object
     self.held_out = np.sort(self.draw_held_out(test_size))
 
   longest = property(lambda self: self.digits)  # digits of the longest operand, trained or held out
   @property
-  def ctx_len(self) -> int: return 2 * self.digits + 2 + answer_width(self.digits, self.scratchpad, self.multiples)
+  def ctx_len(self) -> int: return 2 * self.digits + 2 + answer_width(self.digits, self.scratchpad, self.division)
   @property
   def slots(self) -> int: return self.ctx_len - 2 * self.longest - 2  # the longest answer's tokens: a place each
 
@@ -231,7 +240,7 @@ class CalculatorProblems:
     return self.held_out[np.minimum(np.searchsorted(self.held_out, codes), len(self.held_out) - 1)] == codes
 
   def tokens(self, ops:np.ndarray, a:np.ndarray, b:np.ndarray) -> np.ndarray:
-    return problem_tokens(ops, a, b, self.digits, self.scratchpad, self.multiples)
+    return problem_tokens(ops, a, b, self.digits, self.scratchpad, self.division)
 
   def arrays(self, ops:np.ndarray, a:np.ndarray, b:np.ndarray, train:bool=False) -> tuple[np.ndarray, np.ndarray]:
     """The model's input and the masked next-token targets of the problems: the answer's, its padding's (padded format)
@@ -261,7 +270,7 @@ class CalculatorProblems:
 
   def read(self, ops:np.ndarray, written:np.ndarray, answer:np.ndarray) -> list[str]:
     """Written answers as a person writes them ("64", "-12", "3 r 1"; a product's scratchpad skipped; "?": not well formed)."""
-    return answer_of(ops, written[:, 2 * self.digits + 2:], self.digits, self.scratchpad, self.multiples)
+    return answer_of(ops, written[:, 2 * self.digits + 2:], self.digits, self.scratchpad, self.division)
 
   def exact_match_metrics(self, model):
     """A metrics function for train(): exact match of the model's greedy answers to the held-out problems (every answer
@@ -383,14 +392,15 @@ def make_problems(data:dict, seed:int, pos:str) -> CalculatorProblems:
   scheme = pos if pos in abacus.SCHEMES else None
   if data["scratchpad"] and not set("*/") & set(data["ops"]):
     raise BadInput("scratchpad", f"works out products and quotients: --ops {data['ops']} has neither * nor /")
-  if data.get("multiples") and not (data["scratchpad"] and "/" in data["ops"]):
-    raise BadInput("multiples", "writes long division's trial multiples: add --scratchpad, and / to --ops")
+  if data.get("division", "long") not in DIVISIONS: raise BadInput("division", f"must be one of {', '.join(DIVISIONS)}, got {data['division']!r}")
+  if data.get("division", "long") != "long" and not (data["scratchpad"] and "/" in data["ops"]):
+    raise BadInput("division", "says how the scratchpad writes long division: add --scratchpad, and / to --ops")
   if data.get("format", "padded") == "padded":
     if data.get("test_digits") not in (None, data["digits"]):
       raise BadInput("test_digits", "tests longer operands in the plain format only: add --format plain")
     if data.get("pack", 1) != 1: raise BadInput("pack", "is plain-format only: add --format plain")
     return CalculatorProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data["scratchpad"], scheme,
-                              data.get("multiples", False))
+                              data.get("division", "long"))
   if data["scratchpad"]: raise BadInput("scratchpad", "is padded-format only: drop --format plain")
   return PlainProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data.get("test_digits"), scheme,
                        data.get("pack", 1))
@@ -404,7 +414,7 @@ class ProblemSettings:
   test_size: int = 4000          # held-out problems, spread evenly over the operators (plain: and the lengths)
   batch_size: int = GPT_DEFAULTS["batch_size"]  # training problems per step, drawn fresh each step
   scratchpad: bool = False       # work out products and quotients before their answers (padded only)
-  multiples: bool = False        # with scratchpad: long division writes b, 2b, ..., 9b first, and each step the multiple it subtracts
+  division: str = "long"         # with scratchpad, how long division is written: DIVISIONS
   pack: int = 1                  # plain: training problems per row, one after another, each at places apart from the others'
   def __post_init__(self):
     if self.format not in FORMATS: raise BadInput("format", f"must be one of {', '.join(FORMATS)}, got {self.format!r}")
@@ -421,7 +431,7 @@ def config_of(settings:dict) -> RunConfig:
   """The RunConfig of the settings; its directory is --resume's, or --out, or runs/<a name from the settings>."""
   data = asdict(ProblemSettings(**{k: settings[k] for k in defaults_of(ProblemSettings)}))
   problems = make_problems(data, settings["seed"], settings["pos"])  # checks the data settings first
-  name = "-".join(OP_NAMES[op] for op in data["ops"]) + "-scratch" * data["scratchpad"] + "-multiples" * data["multiples"]
+  name = "-".join(OP_NAMES[op] for op in data["ops"]) + "-scratch" * data["scratchpad"] + f"-{data['division']}" * (data["division"] != "long")
   if data["format"] == "plain": name += f"-plain-test{problems.test_digits}d-{settings['pos']}" + f"-pack{data['pack']}" * (data["pack"] > 1)
   name += "-logattn" * (settings["attn_scale"] == "log") + f"-warmup{settings['warmup']}" * bool(settings["warmup"])
   name += f"-{settings['decay']}" * (settings["decay"] != "none")
@@ -478,9 +488,10 @@ def parser() -> cli.ArgumentParser:
   cli.option(g, "scratchpad", DEFAULTS, "write a product's partial products a * (each digit of b) before the product, and a "
              "quotient's long division, digit by digit with the remainder so far, before the quotient (padded only)",
              action=argparse.BooleanOptionalAction)
-  cli.option(g, "multiples", DEFAULTS, "with --scratchpad, long division first writes the divisor's multiples b, 2b, ..., 9b, the "
-             "trials a person makes, and in each step the multiple it subtracts before the remainder",
-             action=argparse.BooleanOptionalAction)
+  cli.option(g, "division", DEFAULTS, "with --scratchpad, how long division is written: long: each step's quotient digit and "
+             "remainder; multiples: the divisor's multiples b, 2b, ..., 9b first, the trials a person makes, and each step's "
+             "subtrahend; subtract: each step takes the divisor away until what is left is below it, writing the count and "
+             "each difference", choices=DIVISIONS)
   cli.option(g, "pack", DEFAULTS, "plain: training problems per row, one after another, each at places apart from the others' "
              "(with --pos coupled or abacus), so that answers are learned with other digits in view, as a long test problem's are",
              type=int)
