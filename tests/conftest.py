@@ -19,6 +19,16 @@ def grok_run(tmp_path_factory):
   grokking.run(**GROK, out=str(out))
   return out
 
+TRAINED = ("grok_run", "addition_run")  # the session fixtures: each a run trained once per test process that asks for it
+
+def pytest_configure(config):
+  config.addinivalue_line("markers", "xdist_group(name): the tests pytest -n N --dist loadgroup runs on one worker")
+
+def pytest_collection_modifyitems(items):
+  """For `pytest -n N --dist loadgroup` (pytest-xdist, what CI runs): a file's tests go to one worker, so that its module
+  fixtures are built once, and every test of a TRAINED run to one worker, so that each run is trained once."""
+  for item in items: item.add_marker(pytest.mark.xdist_group("trained" if set(TRAINED) & set(item.fixturenames) else item.path.name))
+
 EXPERIMENTS = Path(__file__).parent.parent / "experiments"
 ADDITION_SMALL = ["--digits", "2", "--n-layers", "2", "--d-model", "64", "--d-mlp", "256", "--lr", "2e-3", "--steps", "500",
                   "--eval-every", "50", "--test-size", "1000", "--seed", "0"]
