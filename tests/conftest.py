@@ -5,6 +5,12 @@ from tinyarith import grokking
 from tinyarith.config import RunConfig
 from tinyarith.model import Config
 
+# Under pytest-xdist each worker keeps its own POCL kernel cache, which it and the runs it starts inherit: two processes
+# building one kernel into one cache at once can read the other's half-written binary (pocl_binary.c: "Assertion `len > 0'
+# failed", seen when two workers trained the same run)
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+  pocl = os.environ.get("POCL_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pocl"
+  os.environ["POCL_CACHE_DIR"] = str(Path(pocl) / worker)
 
 # A grokking run small enough for CI: see test_learning.py for why this config
 GROK = dict(p=31, train_frac=0.5, lr=1e-2, weight_decay=3.0, steps=1000, eval_every=25, seed=0)
@@ -24,6 +30,7 @@ TRAINED = ("grok_run", "addition_run")  # the session fixtures: each a run train
 def pytest_configure(config):
   config.addinivalue_line("markers", "xdist_group(name): the tests pytest -n N --dist loadgroup runs on one worker")
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
 def pytest_collection_modifyitems(items):
   """For `pytest -n N --dist loadgroup` (pytest-xdist, what CI runs): a file's tests go to one worker, so that its module
   fixtures are built once, and every test of a TRAINED run to one worker, so that each run is trained once."""
