@@ -28,8 +28,8 @@ Every answer is then N(N+1)+2N tokens long, the others padded. With division="mu
 multiples b, 2b, ..., 9b (N+1 digits each), the trials a person makes, so that each quotient digit is the count of them
 not above the number brought down; and each step writes the multiple it subtracts (N+1 digits) between the digit and the
 remainder: 97/05 is "97/05=" + "500" "010" ... "540" (5, 10, ..., 45) + "1" "500" "40" + "9" "540" "20" + "91" "20".
-With division="subtract" each step finds its quotient digit by taking b away until what is left
-is below b: ten slots, the count so far then what is left (N digits), the first the number brought down, and once it is
+With division="subtract" each step finds its quotient digit by taking b away until what is left is below b: ten
+slots, the count so far then what is left (N digits), the first the number brought down, and once it is
 below b the slot repeated, so that the tenth holds the digit and the remainder: 97/05 is "97/05=" + "090" "140" "140" ...
 (9, 9 - 5 = 4, then held) + "074" "124" "273" ... "920" (47, 42, 37, ..., 2) + "91" "20". Each token then follows from
 the slot before it and b: one comparison, one subtraction.
@@ -392,15 +392,16 @@ def make_problems(data:dict, seed:int, pos:str) -> CalculatorProblems:
   scheme = pos if pos in abacus.SCHEMES else None
   if data["scratchpad"] and not set("*/") & set(data["ops"]):
     raise BadInput("scratchpad", f"works out products and quotients: --ops {data['ops']} has neither * nor /")
-  if data.get("division", "long") not in DIVISIONS: raise BadInput("division", f"must be one of {', '.join(DIVISIONS)}, got {data['division']!r}")
-  if data.get("division", "long") != "long" and not (data["scratchpad"] and "/" in data["ops"]):
+  if (division := data.get("division", "long")) not in DIVISIONS:
+    raise BadInput("division", f"must be one of {', '.join(DIVISIONS)}, got {division!r}")
+  if division != "long" and not (data["scratchpad"] and "/" in data["ops"]):
     raise BadInput("division", "says how the scratchpad writes long division: add --scratchpad, and / to --ops")
   if data.get("format", "padded") == "padded":
     if data.get("test_digits") not in (None, data["digits"]):
       raise BadInput("test_digits", "tests longer operands in the plain format only: add --format plain")
     if data.get("pack", 1) != 1: raise BadInput("pack", "is plain-format only: add --format plain")
     return CalculatorProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data["scratchpad"], scheme,
-                              data.get("division", "long"))
+                              division)
   if data["scratchpad"]: raise BadInput("scratchpad", "is padded-format only: drop --format plain")
   return PlainProblems(data["digits"], data["ops"], data["test_size"], seed, data["batch_size"], data.get("test_digits"), scheme,
                        data.get("pack", 1))
